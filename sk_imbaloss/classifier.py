@@ -1,0 +1,638 @@
+"""``ImbalancedNeuralClassifier``: a skorch classifier trained with an imbalance-aware loss."""
+
+import math
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+from skorch.callbacks import (
+    EarlyStopping,
+    EpochScoring,
+    EpochTimer,
+    PassthroughScoring,
+    PrintLog,
+)
+from skorch.dataset import get_len
+from skorch.utils import is_dataset, to_tensor
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import get_scorer
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, validate_data
+from torch.utils.data import DataLoader
+
+from ._batching import ArrayDataset, TensorBatches, as_array_dataset
+from .callbacks import ImportanceHistory
+from .losses import AdaptiveCrossEntropy, FocalLoss, MarginCrossEntropy
+from .modules import MLP
+
+__all__ = ["ImbalancedNeuralClassifier", "TrainingDivergedError", "CRITERIA"]
+
+#: The criteria selectable by name.
+CRITERIA = ("adaptive", "focal", "margin", "ce")
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The training loss became NaN or infinite; the fit was abandoned."""
+
+
+class _LabelScorer:
+    """A scikit-learn scorer applied to the validation split during training.
+
+    skorch hands scoring callbacks the encoded targets (0..C-1) while ``predict``
+    returns the user's labels; decoding first lets any scorer name work unchanged.
+    """
+
+    def __init__(self, scoring):
+        self.scoring = scoring
+
+    def __call__(self, net, X, y):
+        return get_scorer(self.scoring)(net, X, net.classes_[np.asarray(y)])
+
+
+def _check_hidden_units(hidden_units):
+    units = tuple(hidden_units) if np.iterable(hidden_units) else None
+    if units is None or not all(
+        isinstance(u, Integral) and not isinstance(u, bool) and u > 0 for u in units
+    ):
+        raise ValueError(
+            "The 'hidden_units' parameter of ImbalancedNeuralClassifier must be a "
+            f"sequence of positive ints, e.g. (64, 64). Got {hidden_units!r} instead."
+        )
+    return units
+
+
+def _check_device(device):
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a valid torch device; use 'cpu', 'cuda' or 'cuda:N'."
+        ) from exc
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available on this "
+                "machine (torch.cuda.is_available() is False); use device='cpu'."
+            )
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise ValueError(
+                f"device={device!r} was requested but only {count} CUDA device(s) exist."
+            )
+    return parsed
+
+
+class ImbalancedNeuralClassifier(NeuralNetClassifier):
+    """A neural network classifier trained with an imbalance-aware loss.
+
+    A scikit-learn classifier built on :class:`skorch.NeuralNetClassifier`. With no
+    configuration it trains a small MLP sized from the data; any ``torch.nn.Module``
+    that returns logits can take its place. The training criterion is chosen by name.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance, default=None
+        The network; it must return logits of shape ``(n_samples, n_classes)``. ``None``
+        builds :class:`sk_imbaloss.modules.MLP` from ``n_features_in_``,
+        ``len(classes_)``, ``hidden_units`` and ``dropout``. A class is instantiated
+        with the ``module__*`` parameters at every fit; an instance is used as is.
+    criterion : {'adaptive', 'focal', 'margin', 'ce'} or torch criterion, default='adaptive'
+        ``'adaptive'``: cross entropy weighted by a moving false-negative rate per class
+        (:class:`~sk_imbaloss.losses.AdaptiveCrossEntropy`); ``'focal'``: focal loss
+        (:class:`~sk_imbaloss.losses.FocalLoss`); ``'margin'``: margin-gated binary
+        cross entropy (:class:`~sk_imbaloss.losses.MarginCrossEntropy`, two classes
+        only); ``'ce'``: plain cross entropy. A criterion class is configured the skorch
+        way, with ``criterion__*`` parameters, and receives encoded targets 0..C-1.
+    alpha : float in (0, 1], default=0.01
+        Smoothing factor of the adaptive importance (``criterion='adaptive'``).
+    gamma : float >= 0, default=2.0
+        Focusing parameter of the focal loss (``criterion='focal'``).
+    margin : float in (0.5, 1), default=0.6
+        Margin of the margin-gated loss (``criterion='margin'``).
+    class_weight : None, 'balanced' or dict, default=None
+        Per-class weights multiplied into the loss of every criterion by name.
+        ``'balanced'`` is ``n_samples / (n_classes * n_c)`` from the training data; a
+        dict maps the user's labels to weights (missing labels weigh 1). With
+        ``'ce'`` this is the class-weighted baseline; with ``'focal'`` it plays the
+        role of Lin et al.'s ``alpha_t``.
+    hidden_units : sequence of int, default=(64, 64)
+        Hidden layer widths of the default MLP.
+    dropout : float in [0, 1), default=0.1
+        Dropout of the default MLP.
+    optimizer : torch optimizer class, default=torch.optim.Adam
+    lr : float, default=1e-3
+    max_epochs : int, default=40
+    batch_size : int, default=128
+        ``-1`` trains on the whole set in one batch.
+    shuffle : bool, default=True
+        Reshuffle the training rows every epoch.
+    early_stopping : bool, default=False
+        Hold out a stratified ``validation_fraction`` of the training data, score it
+        with ``scoring`` after each epoch, stop after ``n_iter_no_change`` epochs
+        without improvement and restore the best epoch's weights.
+    validation_fraction : float in (0, 1), default=0.1
+    n_iter_no_change : int, default=10
+    scoring : str, default='balanced_accuracy'
+        A scikit-learn scorer name for early stopping.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, dropout, shuffling and the validation split. The
+        global torch RNG state is restored after fitting.
+    device : str, default='cpu'
+        ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+    verbose : int, default=0
+        ``1`` prints skorch's per-epoch table.
+    **kwargs
+        Any other :class:`skorch.NeuralNet` parameter (``callbacks``, ``warm_start``,
+        ``optimizer__weight_decay``, ``module__*``, ``criterion__*``, ...).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The labels seen in ``fit``, sorted; ``predict`` returns these and the columns
+        of ``predict_proba`` follow this order.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Present when ``X`` was a DataFrame with string column names.
+    class_weight_ : ndarray of shape (n_classes,)
+        The per-class weights in effect (ones for ``class_weight=None``).
+    importance_ : ndarray of shape (n_classes,)
+        The adaptive importance per class after training (``criterion='adaptive'``);
+        its value after each epoch is in ``history[:, 'importance']``.
+    module_, criterion_, optimizer_, history_
+        The fitted skorch components.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sk_imbaloss import ImbalancedNeuralClassifier
+    >>> X, y = make_classification(n_samples=300, weights=[0.9], random_state=0)
+    >>> clf = ImbalancedNeuralClassifier(random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    _parameter_constraints = {
+        "module": [None, HasMethods("forward"), callable],
+        "criterion": [StrOptions(set(CRITERIA)), callable],
+        "alpha": [Interval(Real, 0, 1, closed="right")],
+        "gamma": [Interval(Real, 0, None, closed="left")],
+        "margin": [Interval(Real, 0.5, 1, closed="neither")],
+        "class_weight": [None, StrOptions({"balanced"}), dict],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
+        "shuffle": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "scoring": [str],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        module=None,
+        *,
+        criterion="adaptive",
+        alpha=0.01,
+        gamma=2.0,
+        margin=0.6,
+        class_weight=None,
+        hidden_units=(64, 64),
+        dropout=0.1,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=40,
+        batch_size=128,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        scoring="balanced_accuracy",
+        random_state=None,
+        device="cpu",
+        verbose=0,
+        train_split=None,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            device=device,
+            verbose=verbose,
+            train_split=train_split,
+            **kwargs,
+        )
+        self.alpha = alpha
+        self.gamma = gamma
+        self.margin = margin
+        self.class_weight = class_weight
+        self.hidden_units = hidden_units
+        self.dropout = dropout
+        self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.scoring = scoring
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ parameters
+    def _check_params(self):
+        """Validate the hyperparameters the scikit-learn way (skorch shadows this)."""
+        params = {k: getattr(self, k) for k in self._parameter_constraints}
+        validate_parameter_constraints(
+            self._parameter_constraints, params, caller_name=type(self).__name__
+        )
+        _check_hidden_units(self.hidden_units)
+        if self.early_stopping:
+            get_scorer(self.scoring)  # an unknown name raises a ValueError naming it
+        if isinstance(self.criterion, str):
+            stray = sorted(k for k in vars(self) if k.startswith("criterion__"))
+            if stray:
+                raise ValueError(
+                    f"{', '.join(stray)} only apply to a criterion class; with "
+                    f"criterion={self.criterion!r} use the top-level alpha, gamma, "
+                    "margin and class_weight parameters."
+                )
+
+    def _get_param_names(self):
+        # skorch lists every attribute without a trailing underscore, which leaks its
+        # private ``_params_to_validate`` into get_params/clone.
+        return [name for name in super()._get_param_names() if not name.startswith("_")]
+
+    @property
+    def _default_callbacks(self):
+        return [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+            ("importance", ImportanceHistory()),
+            ("print_log", PrintLog(keys_ignored=["importance"])),
+        ]
+
+    def get_default_callbacks(self):
+        callbacks = list(self._default_callbacks)
+        if self.early_stopping:
+            # before print_log, so that the epoch's line shows the score
+            callbacks[-1:-1] = [
+                ("valid_score", EpochScoring(
+                    _LabelScorer(self.scoring), name="valid_score", lower_is_better=False
+                )),
+                ("early_stopping", EarlyStopping(
+                    monitor="valid_score",
+                    patience=self.n_iter_no_change,
+                    lower_is_better=False,
+                    load_best=True,
+                    sink=print if self.verbose else _silent,
+                )),
+            ]
+        return callbacks
+
+    # ------------------------------------------------------------------ data
+    def _validate_X(self, X, reset, y=None):
+        """Check ``X`` (and ``y``) and return them as float32 / original arrays."""
+        dtypes = getattr(X, "dtypes", None)
+        if dtypes is not None and hasattr(dtypes, "items"):
+            bad = [str(c) for c, dt in dtypes.items() if getattr(dt, "kind", "O") not in "biuf"]
+            if bad:
+                raise ValueError(
+                    f"X has non-numeric columns {bad}; encode them first, e.g. with "
+                    "sklearn.preprocessing.OneHotEncoder in a Pipeline."
+                )
+        check = dict(reset=reset, dtype=[np.float32, np.float64], ensure_min_samples=1)
+        if y is None:
+            X = validate_data(self, X, **check)
+        else:
+            X, y = validate_data(self, X, y, **check)
+        return np.ascontiguousarray(X, dtype=np.float32), y
+
+    def _prepare_fit_data(self, X, y, sample_weight, reset, classes=None):
+        """Validate the training data, encode ``y``; return an ``ArrayDataset``."""
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        X, y = self._validate_X(X, reset=reset, y=y)
+        check_classification_targets(y)
+        if reset:
+            labels = np.unique(y if classes is None else np.asarray(classes))
+            if len(np.unique(y)) < 2 and classes is None:
+                raise ValueError(
+                    f"y has one class only ({labels[0]!r}); a classifier needs samples "
+                    "of at least two classes."
+                )
+            if self.criterion == "margin" and len(labels) != 2:
+                raise ValueError(
+                    f"criterion='margin' is binary only, but y has {len(labels)} classes."
+                )
+            self.classes_inferred_ = labels
+            self.class_weight_ = compute_class_weight(
+                self.class_weight, classes=labels, y=y
+            ).astype(np.float32)
+        y_enc = np.searchsorted(self.classes_, y)
+        y_enc = np.clip(y_enc, 0, len(self.classes_) - 1)
+        unseen = self.classes_[y_enc] != y
+        if unseen.any():
+            raise ValueError(
+                f"y contains labels not seen when the classifier was first fitted: "
+                f"{np.unique(y[unseen]).tolist()}; known classes: {self.classes_.tolist()}."
+            )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float32, ensure_non_negative=True
+            )
+            if not np.isfinite(sample_weight).all():
+                raise ValueError("sample_weight contains NaN or infinity.")
+        device = _check_device(self.device)
+        return ArrayDataset(X, y_enc.astype(np.int64), sample_weight, device=device), y_enc
+
+    @property
+    def classes_(self):
+        """The class labels, sorted, as seen in ``fit``."""
+        try:
+            return self.classes_inferred_
+        except AttributeError:
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute 'classes_' before fit."
+            ) from None
+
+    def check_data(self, X, y):
+        # Our own fit path validates and encodes the data; only a torch Dataset passed
+        # straight to skorch needs skorch's class inference.
+        if is_dataset(X) and not isinstance(X, ArrayDataset):
+            super().check_data(X, y)
+
+    # ------------------------------------------------------------------ components
+    def initialize_module(self):
+        if self.module is not None:
+            return super().initialize_module()
+        if not hasattr(self, "n_features_in_"):
+            raise NotFittedError(
+                "The default MLP is sized from the training data; call fit(X, y), or "
+                "pass a module to initialize the network without data."
+            )
+        self.module_ = MLP(
+            self.n_features_in_,
+            len(self.classes_),
+            hidden_units=_check_hidden_units(self.hidden_units),
+            dropout=self.dropout,
+            **self.get_params_for("module"),
+        )
+        return self
+
+    def initialize_criterion(self):
+        if not isinstance(self.criterion, str):
+            return super().initialize_criterion()
+        n_classes = len(self.classes_)
+        weight = getattr(self, "class_weight_", None)
+        if weight is not None and np.all(weight == 1):
+            weight = None
+        if self.criterion == "adaptive":
+            criterion = AdaptiveCrossEntropy(n_classes, alpha=self.alpha, weight=weight,
+                                             reduction="none")
+        elif self.criterion == "focal":
+            criterion = FocalLoss(gamma=self.gamma, weight=weight, reduction="none")
+        elif self.criterion == "margin":
+            criterion = MarginCrossEntropy(margin=self.margin, weight=weight, reduction="none")
+        else:  # "ce" is focal loss with gamma = 0, i.e. exactly cross entropy
+            criterion = FocalLoss(gamma=0.0, weight=weight, reduction="none")
+        self.criterion_ = criterion
+        return self
+
+    def get_iterator(self, dataset, training=False):
+        fast = as_array_dataset(dataset)
+        prefix = "iterator_train" if training else "iterator_valid"
+        iterator = self.iterator_train if training else self.iterator_valid
+        kwargs = self.get_params_for(prefix)
+        if fast is None or iterator is not DataLoader or set(kwargs) - {"batch_size"}:
+            # A custom Dataset or iterator: skorch's path, with our shuffle default.
+            kwargs.setdefault("batch_size", self.batch_size)
+            if kwargs["batch_size"] == -1:
+                kwargs["batch_size"] = len(dataset)
+            if training:
+                kwargs.setdefault("shuffle", self.shuffle)
+            return iterator(dataset, **kwargs)
+        batch_size = kwargs.get("batch_size", self.batch_size)
+        return TensorBatches(fast, batch_size, shuffle=training and self.shuffle)
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        dataset = as_array_dataset(X) if self.train_split is None else None
+        if not (self.early_stopping and dataset is not None):
+            return super().get_split_datasets(X, y, **fit_params)
+        y = dataset.y
+        counts = np.bincount(y, minlength=len(self.classes_))
+        if counts.min() < 2:
+            rare = self.classes_[counts.argmin()]
+            raise ValueError(
+                "early_stopping needs at least 2 samples of every class for its "
+                f"stratified validation split; class {rare!r} has {counts.min()}."
+            )
+        idx_train, idx_valid = train_test_split(
+            np.arange(len(y)),
+            test_size=self.validation_fraction,
+            stratify=y,
+            random_state=self.split_seed_,
+        )
+        return dataset.subset(idx_train), dataset.subset(idx_valid)
+
+    # ------------------------------------------------------------------ training
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        weights = None
+        if isinstance(y_true, (tuple, list)):
+            y_true, weights = y_true
+        y_true = to_tensor(y_true, device=self.device)
+        loss = self.criterion_(y_pred, y_true)
+        if loss.dim() == 0:
+            if weights is not None:
+                raise ValueError(
+                    "sample_weight needs a criterion that returns one loss per sample "
+                    "(reduction='none'); this criterion returned a scalar."
+                )
+            return loss
+        if weights is not None:
+            loss = loss * weights
+        return loss.mean()
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        # As skorch's, but the batch losses stay on the device until the epoch ends, so
+        # the only device-to-host transfer of the epoch is one ``tolist``.
+        if iterator is None:
+            return
+        batches = self.history[-1]["batches"]
+        first = len(batches)
+        losses = []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            loss = step["loss"].detach()
+            losses.append(loss)
+            self.history.record_batch(prefix + "_loss", loss)
+            self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        values = torch.stack(losses).tolist() if losses else []
+        for entry, value in zip(batches[first:], values):
+            entry[prefix + "_loss"] = value
+        self.history.record(prefix + "_batch_count", len(values))
+        bad = [v for v in values if not math.isfinite(v)] if training else []
+        if bad:
+            raise TrainingDivergedError(
+                f"The training loss became {bad[0]} in epoch {len(self.history)}; the "
+                "network diverged. Lower lr, scale the features (e.g. StandardScaler) "
+                "or check the data and sample weights."
+            )
+
+    @contextmanager
+    def _seeded(self, offset=0):
+        """Seed torch for one fit and restore the global RNG state afterwards."""
+        if self.random_state is None:
+            self.split_seed_ = None
+            yield
+            return
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self.split_seed_ = seed
+        device = torch.device(self.device)
+        devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed + offset)
+            yield
+
+    def _train(self, dataset, y, routing_method, fit_params):
+        self.notify("on_train_begin", X=dataset, y=y)
+        try:
+            self.fit_loop(dataset, y, _routing_method=routing_method, **fit_params)
+        except KeyboardInterrupt:
+            pass
+        except TrainingDivergedError:
+            self.initialized_ = False
+            del self.classes_inferred_
+            raise
+        self.notify("on_train_end", X=dataset, y=y)
+        return self
+
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Initialize the network and train it on ``X``, ``y``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Numeric features of any float or int dtype; no NaN or infinity.
+        y : array-like of shape (n_samples,)
+            Class labels of any type (ints, strings, bools).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight multiplied into each sample's loss.
+        **fit_params
+            Passed to the module's ``forward``, as in skorch.
+
+        Returns
+        -------
+        self
+        """
+        if is_dataset(X):
+            return super().fit(X, y, **fit_params)
+        self._check_params()
+        reset = not self.warm_start or not self.initialized_
+        dataset, y_enc = self._prepare_fit_data(X, y, sample_weight, reset=reset)
+        with self._seeded():
+            if reset:
+                self.initialize()
+            return self._train(dataset, y_enc, "fit", fit_params)
+
+    def partial_fit(self, X, y=None, classes=None, sample_weight=None, **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initializing the network.
+
+        ``classes`` lists every label the model will ever see; give it on the first
+        call when that batch does not contain them all.
+        """
+        if is_dataset(X):
+            return super().partial_fit(X, y, classes=classes, **fit_params)
+        self._check_params()
+        reset = not self.initialized_
+        dataset, y_enc = self._prepare_fit_data(X, y, sample_weight, reset=reset,
+                                                classes=classes)
+        with self._seeded(offset=0 if reset else len(self.history)):
+            if reset:
+                self.initialize()
+            return self._train(dataset, y_enc, "partial_fit", fit_params)
+
+    # ------------------------------------------------------------------ prediction
+    def check_is_fitted(self, attributes=None, *args, **kwargs):
+        if not self.initialized_ or not hasattr(self, "classes_inferred_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+        super().check_is_fitted(attributes, *args, **kwargs)
+
+    def __sklearn_is_fitted__(self):
+        return bool(self.initialized_ and hasattr(self, "classes_inferred_"))
+
+    def _logits(self, X):
+        self.check_is_fitted()
+        if is_dataset(X):
+            data = X
+        else:
+            X, _ = self._validate_X(X, reset=False)
+            data = ArrayDataset(X, device=_check_device(self.device))
+        outputs = [
+            out[0] if isinstance(out, tuple) else out
+            for out in self.forward_iter(data, training=False)
+        ]
+        return torch.cat(outputs)
+
+    def predict_proba(self, X):
+        """Class probabilities: softmax of the logits, columns in ``classes_`` order.
+
+        ``predict_nonlinearity`` may replace the softmax (``None`` for none, or a
+        callable), as in skorch.
+        """
+        logits = self._logits(X)
+        nonlin = self.predict_nonlinearity
+        if nonlin == "auto":
+            proba = torch.softmax(logits.float(), dim=1)
+        elif nonlin is None:
+            proba = logits
+        else:
+            proba = nonlin(logits)
+        return proba.detach().cpu().numpy()
+
+    def predict(self, X):
+        """The most probable class for each row, as one of ``classes_``."""
+        indices = self._logits(X).argmax(dim=1).cpu().numpy()
+        return self.classes_[indices]
+
+    @property
+    def importance_(self):
+        """The adaptive importance per class, in ``classes_`` order."""
+        criterion = getattr(self, "criterion_", None)
+        if not isinstance(getattr(criterion, "importance", None), torch.Tensor):
+            raise AttributeError("importance_ exists only after a fit with criterion='adaptive'.")
+        return criterion.importance.detach().cpu().numpy().copy()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.classifier_tags.multi_class = self.criterion != "margin"
+        return tags
+
+
+def _silent(*args, **kwargs):
+    """A ``sink`` that prints nothing (picklable, unlike a lambda)."""

@@ -1,0 +1,246 @@
+"""Imbalance-aware classification criteria as ``torch.nn.Module`` s.
+
+Every criterion takes logits ``z`` of shape ``(N, C)`` and integer targets ``y`` of
+shape ``(N,)`` with values in ``[0, C)``, works in log space (stable at logits of
+magnitude 1e4) and supports ``reduction='mean' | 'sum' | 'none'`` like torch's own losses.
+
+``weight`` is an optional per-class weight ``w`` of length ``C``; the per-sample loss is
+multiplied by ``w[y_i]`` and ``'mean'`` is the plain mean over the batch (unlike
+``torch.nn.CrossEntropyLoss``, which divides by the sum of the weights). This is the
+convention of ``sample_weight`` in scikit-learn, so ``class_weight`` and ``sample_weight``
+compose by multiplication.
+
+The training step of each criterion launches no device-to-host synchronisation: no
+``unique``, ``nonzero``, boolean-mask indexing, ``bincount`` (whose output size depends
+on the data) or ``.item()``.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["AdaptiveCrossEntropy", "FocalLoss", "MarginCrossEntropy"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(
+            f"reduction must be one of {_REDUCTIONS}, got {reduction!r}."
+        )
+    return reduction
+
+
+def _check_inputs(logits, target, num_classes=None):
+    if logits.dim() != 2:
+        raise ValueError(
+            f"logits must have shape (N, C); got a tensor of shape {tuple(logits.shape)}."
+        )
+    if target.dim() != 1 or target.shape[0] != logits.shape[0]:
+        raise ValueError(
+            f"target must have shape (N,) = ({logits.shape[0]},); "
+            f"got {tuple(target.shape)}."
+        )
+    if num_classes is not None and logits.shape[1] != num_classes:
+        raise ValueError(
+            f"logits have {logits.shape[1]} columns but the criterion was built for "
+            f"num_classes={num_classes}."
+        )
+
+
+def _as_weight(weight, name="weight"):
+    if weight is None:
+        return None
+    weight = torch.as_tensor(weight, dtype=torch.float32).detach().clone()
+    if weight.dim() != 1:
+        raise ValueError(f"{name} must be a 1-D tensor with one value per class.")
+    if not torch.isfinite(weight).all() or (weight < 0).any():
+        raise ValueError(f"{name} must hold finite, non-negative values.")
+    return weight
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+class _WeightedCriterion(nn.Module):
+    """Shared plumbing: per-class ``weight`` buffer and ``reduction``."""
+
+    def __init__(self, weight=None, reduction="mean"):
+        super().__init__()
+        self.reduction = _check_reduction(reduction)
+        self.register_buffer("weight", _as_weight(weight))
+
+    def _finish(self, loss, target, n_classes):
+        if self.weight is not None:
+            if self.weight.shape[0] != n_classes:
+                raise ValueError(
+                    f"weight has {self.weight.shape[0]} values but the logits have "
+                    f"{n_classes} classes."
+                )
+            loss = loss * self.weight.to(loss.dtype)[target]
+        return _reduce(loss, self.reduction)
+
+
+class AdaptiveCrossEntropy(_WeightedCriterion):
+    r"""Cross entropy weighted by a moving false-negative rate per class.
+
+    A buffer ``importance`` of length ``C`` starts at 1. On every batch seen in training
+    mode, for each class ``c`` present in the batch (prediction = ``argmax z``)::
+
+        fnr_c = #{i : y_i = c, argmax z_i != c} / #{i : y_i = c}
+        importance_c <- alpha * fnr_c + (1 - alpha) * importance_c
+
+    Classes absent from the batch keep their value. The loss is
+    ``CE_i * importance[y_i]`` (times ``weight[y_i]`` when given), reduced over the
+    batch. The update happens before the loss is computed, as in the original rule.
+    In evaluation mode (``criterion.eval()``) the importance does not move.
+
+    Parameters
+    ----------
+    num_classes : int
+        Number of classes ``C``.
+    alpha : float, default=0.01
+        Smoothing factor in (0, 1]; larger values follow the current batch faster.
+    weight : tensor of shape (C,), default=None
+        Optional fixed per-class weights multiplied into the loss.
+    reduction : {'mean', 'sum', 'none'}, default='mean'
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_imbaloss.losses import AdaptiveCrossEntropy
+    >>> loss = AdaptiveCrossEntropy(num_classes=3, alpha=0.5)
+    >>> logits = torch.tensor([[2.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
+    >>> target = torch.tensor([0, 1, 2])
+    >>> value = loss(logits, target)
+    >>> loss.importance  # class 1 was missed: 0.5 * 1 + 0.5 * 1
+    tensor([0.5000, 1.0000, 0.5000])
+    """
+
+    def __init__(self, num_classes, alpha=0.01, weight=None, reduction="mean"):
+        super().__init__(weight=weight, reduction=reduction)
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}.")
+        if not 0.0 < float(alpha) <= 1.0:
+            raise ValueError(f"alpha must be in (0, 1], got {alpha!r}.")
+        self.num_classes = num_classes
+        self.alpha = float(alpha)
+        self.register_buffer("importance", torch.ones(num_classes))
+
+    @torch.no_grad()
+    def _update_importance(self, logits, target):
+        # scatter_add_ has a fixed output size, so unlike unique/bincount/masking it
+        # never waits for the device to report a data-dependent shape.
+        dtype = self.importance.dtype
+        missed = (logits.argmax(dim=1) != target).to(dtype)
+        counts = torch.zeros_like(self.importance).scatter_add_(
+            0, target, torch.ones_like(missed)
+        )
+        misses = torch.zeros_like(self.importance).scatter_add_(0, target, missed)
+        fnr = misses / counts.clamp(min=1)
+        updated = self.alpha * fnr + (1 - self.alpha) * self.importance
+        self.importance.copy_(torch.where(counts > 0, updated, self.importance))
+
+    def forward(self, logits, target):
+        _check_inputs(logits, target, self.num_classes)
+        if self.training:
+            self._update_importance(logits, target)
+        ce = F.cross_entropy(logits, target, reduction="none")
+        return self._finish(ce * self.importance.to(ce.dtype)[target], target, logits.shape[1])
+
+    def extra_repr(self):
+        return f"num_classes={self.num_classes}, alpha={self.alpha}"
+
+
+class FocalLoss(_WeightedCriterion):
+    r"""Focal loss (Lin et al. 2017): ``FL_i = -(1 - p_t)^gamma * log p_t``.
+
+    ``gamma = 0`` is exactly cross entropy. ``weight`` plays the role of Lin et al.'s
+    per-class ``alpha_t``, for binary and multi-class problems alike.
+
+    ``log(1 - p_t)`` is computed as ``logsumexp`` over the other classes minus
+    ``logsumexp`` over all classes, so the modulating factor and its gradient stay
+    finite even when ``p_t`` rounds to 1.
+
+    Parameters
+    ----------
+    gamma : float, default=2.0
+        Focusing parameter, ``gamma >= 0``.
+    weight : tensor of shape (C,), default=None
+        Optional per-class weights.
+    reduction : {'mean', 'sum', 'none'}, default='mean'
+    """
+
+    def __init__(self, gamma=2.0, weight=None, reduction="mean"):
+        super().__init__(weight=weight, reduction=reduction)
+        if not float(gamma) >= 0.0:
+            raise ValueError(f"gamma must be >= 0, got {gamma!r}.")
+        self.gamma = float(gamma)
+
+    def forward(self, logits, target):
+        _check_inputs(logits, target)
+        ce = F.cross_entropy(logits, target, reduction="none")
+        if self.gamma == 0.0:
+            return self._finish(ce, target, logits.shape[1])
+        index = target[:, None]
+        others = logits.scatter(1, index, float("-inf"))
+        log_1m_pt = torch.logsumexp(others, dim=1) - torch.logsumexp(logits, dim=1)
+        return self._finish(torch.exp(self.gamma * log_1m_pt) * ce, target, logits.shape[1])
+
+    def extra_repr(self):
+        return f"gamma={self.gamma}"
+
+
+class MarginCrossEntropy(_WeightedCriterion):
+    r"""Margin-gated binary cross entropy (Wu 2019, eqs. 4 and 5).
+
+    Binary only, logits of shape ``(N, 2)``; ``q = softmax(z)[:, 1]`` is the predicted
+    probability of the positive class and ``m`` in (0.5, 1) the margin. With ``H`` the
+    Heaviside step (1 for x > 0, 0.5 at 0, 0 for x < 0)::
+
+        positive sample: w_i = H(m - q_i)        # 0 once q > m
+        negative sample: w_i = H(q_i - (1 - m))  # 0 once q < 1 - m
+        loss_i = w_i * CE_i
+
+    Confidently right samples give neither loss nor gradient. The write-up's eq. (3)
+    defines the step inverted, which contradicts its eqs. (4), (5) and prose; this is
+    the Heaviside reading that matches them.
+
+    Parameters
+    ----------
+    margin : float, default=0.6
+        The margin ``m``, in (0.5, 1).
+    weight : tensor of shape (2,), default=None
+        Optional per-class weights.
+    reduction : {'mean', 'sum', 'none'}, default='mean'
+    """
+
+    def __init__(self, margin=0.6, weight=None, reduction="mean"):
+        super().__init__(weight=weight, reduction=reduction)
+        if not 0.5 < float(margin) < 1.0:
+            raise ValueError(f"margin must be in the open interval (0.5, 1), got {margin!r}.")
+        self.margin = float(margin)
+
+    def forward(self, logits, target):
+        _check_inputs(logits, target)
+        if logits.shape[1] != 2:
+            raise ValueError(
+                "MarginCrossEntropy is binary only: logits must have 2 columns, "
+                f"got {logits.shape[1]}."
+            )
+        ce = F.cross_entropy(logits, target, reduction="none")
+        with torch.no_grad():
+            q = torch.softmax(logits, dim=1)[:, 1]
+            # positives: H(m - q); negatives: H(q - (1 - m)).
+            gap = torch.where(target == 1, self.margin - q, q - (1.0 - self.margin))
+            gate = (gap > 0).to(ce.dtype) + 0.5 * (gap == 0).to(ce.dtype)
+        return self._finish(gate * ce, target, 2)
+
+    def extra_repr(self):
+        return f"margin={self.margin}"
