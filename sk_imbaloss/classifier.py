@@ -337,12 +337,13 @@ class ImbalancedNeuralClassifier(NeuralNetClassifier):
             labels = np.unique(y if classes is None else np.asarray(classes))
             if len(np.unique(y)) < 2 and classes is None:
                 raise ValueError(
-                    f"y has one class only ({labels[0]!r}); a classifier needs samples "
+                    f"y has one class only ({labels[0].tolist()!r}); a classifier needs samples "
                     "of at least two classes."
                 )
             if self.criterion == "margin" and len(labels) != 2:
                 raise ValueError(
-                    f"criterion='margin' is binary only, but y has {len(labels)} classes."
+                    "Only binary classification is supported with criterion='margin' "
+                    f"(it is binary only), but y has {len(labels)} classes."
                 )
             self.classes_inferred_ = labels
             self.class_weight_ = compute_class_weight(
@@ -441,7 +442,7 @@ class ImbalancedNeuralClassifier(NeuralNetClassifier):
         y = dataset.y
         counts = np.bincount(y, minlength=len(self.classes_))
         if counts.min() < 2:
-            rare = self.classes_[counts.argmin()]
+            rare = self.classes_[counts.argmin()].tolist()
             raise ValueError(
                 "early_stopping needs at least 2 samples of every class for its "
                 f"stratified validation split; class {rare!r} has {counts.min()}."
@@ -547,6 +548,9 @@ class ImbalancedNeuralClassifier(NeuralNetClassifier):
         self
         """
         if is_dataset(X):
+            # skorch's own path: the Dataset yields encoded targets 0..C-1
+            self._check_params()
+            super().check_data(X, y)
             return super().fit(X, y, **fit_params)
         self._check_params()
         reset = not self.warm_start or not self.initialized_
@@ -563,6 +567,8 @@ class ImbalancedNeuralClassifier(NeuralNetClassifier):
         call when that batch does not contain them all.
         """
         if is_dataset(X):
+            self._check_params()
+            super().check_data(X, y)
             return super().partial_fit(X, y, classes=classes, **fit_params)
         self._check_params()
         reset = not self.initialized_

@@ -1,0 +1,203 @@
+"""The ``sk-imbaloss`` command line: ``sk-imbaloss compare [DATA ...]``."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from .compare import DEFAULT_METHODS, METHODS, check_dataset, run_comparison
+from .datasets import as_dataset, iter_data_paths, load_csv, load_default
+from .report import HEADLINE_METRICS, average_ranks, summarize, write_report
+
+__all__ = ["build_parser", "main"]
+
+# Short column headers for the terminal table.
+_SHORT_NAMES = {
+    "g_mean": "G-mean",
+    "average_precision": "AP",
+    "balanced_accuracy": "bal-acc",
+    "roc_auc": "ROC-AUC",
+    "minority_f1": "F1-min",
+    "mcc": "MCC",
+    "fit_seconds": "fit-s",
+}
+
+
+def _int_at_least(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def build_parser():
+    """The argument parser of ``sk-imbaloss``."""
+    parser = argparse.ArgumentParser(
+        prog="sk-imbaloss",
+        description="Imbalance-aware neural network losses, compared head-to-head "
+                    "with resampling, threshold tuning and classic baselines.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    compare = commands.add_parser(
+        "compare",
+        help="cross-validate the methods on data sets and report the scores",
+        description="Repeated stratified cross-validation of every method on every data "
+                    "set; writes results.csv, summary.md and figures to --out.",
+    )
+    compare.add_argument(
+        "data", nargs="*", metavar="DATA",
+        help="CSV or .csv.gz files, or folders of them; numeric features and a class "
+             "column. Default: the diabetes-top10 data set shipped with scikit-learn.",
+    )
+    compare.add_argument("--target", default="target", metavar="COL",
+                         help="the class column of the CSV files (default: target)")
+    compare.add_argument(
+        "--methods", nargs="+", metavar="M", default=list(DEFAULT_METHODS),
+        choices=[*METHODS, "all"],
+        help=f"methods to compare, or 'all' (default: {' '.join(DEFAULT_METHODS)}); "
+             f"choose from {', '.join(METHODS)}",
+    )
+    compare.add_argument("--folds", type=_int_at_least(2), default=5, metavar="K",
+                         help="stratified folds per repeat (default: 5)")
+    compare.add_argument("--repeats", type=_int_at_least(1), default=2, metavar="R",
+                         help="repeats of the cross-validation (default: 2)")
+    compare.add_argument("--max-epochs", type=_int_at_least(1), default=40, metavar="N",
+                         help="training epochs of every neural net (default: 40)")
+    compare.add_argument("--seed", type=int, default=0, metavar="S",
+                         help="seed of the splits and the estimators (default: 0)")
+    compare.add_argument("--n-jobs", type=int, default=1, metavar="N",
+                         help="fits run in parallel; -1 for all cores (default: 1)")
+    compare.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="run the fits on a Dask cluster, e.g. tcp://127.0.0.1:8786 "
+             "(needs pip install sk_imbaloss[distributed])",
+    )
+    compare.add_argument("--out", type=Path, default=Path("compare-results"), metavar="DIR",
+                         help="folder for the results (default: compare-results)")
+    compare.add_argument("--no-progress", dest="progress", action="store_false",
+                         help="hide the progress bar")
+    compare.set_defaults(func=_compare)
+    return parser
+
+
+def _error(message):
+    print(f"sk-imbaloss: error: {message}", file=sys.stderr)
+
+
+def _load_datasets(paths, target, folds):
+    """Load and check every data set; report the bad ones on stderr and skip them."""
+    if not paths:
+        datasets = [as_dataset(load_default())]
+    else:
+        datasets = []
+        for given in paths:
+            files = list(iter_data_paths([given]))
+            if not files:
+                _error(f"{given}: folder has no .csv or .csv.gz files; skipped.")
+            for path in files:
+                try:
+                    datasets.append(as_dataset(load_csv(path, target=target)))
+                except ValueError as exc:
+                    _error(f"{exc} Skipped.")
+    usable, names = [], set()
+    for name, X, y in datasets:
+        # Two files of the same name in different folders stay apart in the report.
+        unique, k = name, 2
+        while unique in names:
+            unique, k = f"{name}-{k}", k + 1
+        try:
+            check_dataset(unique, X, y, folds)
+        except ValueError as exc:
+            _error(f"{exc} Skipped.")
+            continue
+        names.add(unique)
+        usable.append((unique, X, y))
+    return usable
+
+
+def _print_failures(results):
+    failed = results[results["error"].notna()]
+    for (dataset, method), rows in failed.groupby(["dataset", "method"], sort=False):
+        total = ((results["dataset"] == dataset) & (results["method"] == method)).sum()
+        print(f"sk-imbaloss: warning: {method} on {dataset}: {len(rows)}/{total} folds "
+              f"failed or skipped: {rows['error'].iloc[0]}", file=sys.stderr)
+
+
+def _print_tables(results, datasets):
+    """Mean test scores per method for each data set, then the average ranks."""
+    metrics = [*HEADLINE_METRICS, "minority_f1", "mcc", "fit_seconds"]
+    means = summarize(results, metrics).xs("mean", axis=1, level=1)
+    means = means.rename(columns=_SHORT_NAMES)
+    n_folds = results.groupby(["dataset", "method"]).size().max()
+    for name, X, y in datasets:
+        if name not in means.index.get_level_values("dataset"):
+            continue
+        minority = min((y == label).sum() for label in set(y.tolist()))
+        print(f"\n{name}: {len(y)} rows, {X.shape[1]} features, {minority} minority; "
+              f"mean of {n_folds} test folds")
+        print(means.loc[name].to_string(float_format=lambda v: f"{v:.3f}"))
+    if len(datasets) > 1:
+        ranks = [average_ranks(results, m).rename(_SHORT_NAMES[m])
+                 for m in HEADLINE_METRICS]
+        table = ranks[0].to_frame().join(ranks[1:])
+        print(f"\nAverage rank over {len(datasets)} data sets (1 = best)")
+        print(table.to_string(float_format=lambda v: f"{v:.2f}"))
+
+
+def _compare(args):
+    datasets = _load_datasets(args.data, args.target, args.folds)
+    if not datasets:
+        _error("no data set could be used; nothing to run.")
+        return 1
+    try:
+        results = run_comparison(
+            datasets,
+            methods=args.methods,
+            folds=args.folds,
+            repeats=args.repeats,
+            max_epochs=args.max_epochs,
+            seed=args.seed,
+            n_jobs=args.n_jobs,
+            progress=args.progress,
+            scheduler=args.scheduler,
+        )
+    except ImportError as exc:
+        _error(str(exc))
+        return 1
+    except (OSError, TimeoutError) as exc:
+        # distributed raises these when the scheduler cannot be reached.
+        _error(f"cannot run on the scheduler {args.scheduler}: {exc}")
+        return 1
+    _print_failures(results)
+    paths = write_report(results, args.out)
+    _print_tables(results, datasets)
+    print("\nWrote:")
+    for path in paths:
+        print(f"  {path}")
+    if results["error"].notna().all():
+        _error("every fit failed; see the errors above.")
+        return 1
+    return 0
+
+
+def main(argv=None):
+    """Run ``sk-imbaloss``; return the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments after the program name; ``None`` reads ``sys.argv``.
+
+    Returns
+    -------
+    status : int
+        0 on success, 1 when nothing could run (no usable data set, or every fit
+        failed); usage errors exit with 2 through argparse.
+    """
+    args = build_parser().parse_args(argv)
+    return args.func(args)

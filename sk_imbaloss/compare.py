@@ -1,0 +1,446 @@
+"""The head-to-head: the losses against resampling, threshold tuning and classic baselines.
+
+:data:`METHODS` maps each method's name to a factory ``factory(seed, max_epochs)`` that
+returns an unfitted pipeline; :func:`run_comparison` cross-validates them on several
+data sets and returns one row of test-fold scores per (data set, method, repeat, fold).
+"""
+
+import time
+import warnings
+from contextlib import contextmanager, nullcontext
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import torch
+from imblearn.combine import SMOTETomek
+from imblearn.ensemble import BalancedRandomForestClassifier
+from imblearn.metrics import geometric_mean_score
+from imblearn.over_sampling import ADASYN, SMOTE, BorderlineSMOTE, RandomOverSampler
+from imblearn.pipeline import Pipeline as ImbPipeline
+from imblearn.under_sampling import RandomUnderSampler
+from joblib import Parallel, delayed, parallel_backend
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import (
+    average_precision_score,
+    balanced_accuracy_score,
+    f1_score,
+    matthews_corrcoef,
+    roc_auc_score,
+)
+from sklearn.model_selection import (
+    RepeatedStratifiedKFold,
+    StratifiedKFold,
+    TunedThresholdClassifierCV,
+)
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from .classifier import ImbalancedNeuralClassifier
+
+__all__ = [
+    "BINARY_ONLY",
+    "DEFAULT_METHODS",
+    "METHODS",
+    "METRICS",
+    "check_dataset",
+    "resolve_methods",
+    "run_comparison",
+]
+
+#: The test-fold scores, in the order of the results' columns; all higher-is-better.
+METRICS = (
+    "balanced_accuracy",
+    "g_mean",
+    "roc_auc",
+    "average_precision",
+    "minority_f1",
+    "mcc",
+)
+
+
+# ---------------------------------------------------------------------- methods
+def _net(criterion, seed, max_epochs, **params):
+    # Every net shares the estimator's default network and training budget, so that
+    # the only difference between two net methods is how they handle the imbalance.
+    return ImbalancedNeuralClassifier(
+        criterion=criterion, max_epochs=max_epochs, random_state=seed, **params
+    )
+
+
+def _loss(criterion, seed, max_epochs, **params):
+    return Pipeline([
+        ("scale", StandardScaler()),
+        ("net", _net(criterion, seed, max_epochs, **params)),
+    ])
+
+
+def _resampled(sampler, seed, max_epochs):
+    # imblearn's Pipeline resamples the training fold only; the test fold is untouched.
+    return ImbPipeline([
+        ("scale", StandardScaler()),
+        ("resample", sampler(random_state=seed)),
+        ("net", _net("ce", seed, max_epochs)),
+    ])
+
+
+def _threshold(seed, max_epochs):
+    # The decision threshold is tuned by an inner stratified CV on the training fold
+    # only. The scaler sits outside it: its mean/std carry no label information.
+    inner_cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+    return Pipeline([
+        ("scale", StandardScaler()),
+        ("net", TunedThresholdClassifierCV(
+            _net("ce", seed, max_epochs),
+            scoring="balanced_accuracy",
+            cv=inner_cv,
+            random_state=seed,
+        )),
+    ])
+
+
+def _logreg(seed, max_epochs):
+    return Pipeline([
+        ("scale", StandardScaler()),
+        ("clf", LogisticRegression(class_weight="balanced", max_iter=1000)),
+    ])
+
+
+def _balanced_rf(seed, max_epochs):
+    # imblearn >= 0.13 defaults, spelled out: Chen et al.'s balanced random forest.
+    return Pipeline([
+        ("scale", StandardScaler()),
+        ("clf", BalancedRandomForestClassifier(
+            n_estimators=200,
+            sampling_strategy="all",
+            replacement=True,
+            bootstrap=False,
+            random_state=seed,
+            n_jobs=1,
+        )),
+    ])
+
+
+def _hgb(seed, max_epochs):
+    return Pipeline([
+        ("scale", StandardScaler()),
+        ("clf", HistGradientBoostingClassifier(class_weight="balanced", random_state=seed)),
+    ])
+
+
+#: Method name -> ``factory(seed, max_epochs)`` returning an unfitted pipeline whose
+#: first step is a ``StandardScaler``. The factories are picklable, so that process
+#: and Dask workers receive them whatever their own copy of this dict holds.
+METHODS = {
+    "adaptive": partial(_loss, "adaptive"),
+    "focal": partial(_loss, "focal"),
+    "margin": partial(_loss, "margin"),
+    "ce": partial(_loss, "ce"),
+    "ce-balanced": partial(_loss, "ce", class_weight="balanced"),
+    "smote": partial(_resampled, SMOTE),
+    "borderline-smote": partial(_resampled, BorderlineSMOTE),
+    "adasyn": partial(_resampled, ADASYN),
+    "random-over": partial(_resampled, RandomOverSampler),
+    "random-under": partial(_resampled, RandomUnderSampler),
+    "smote-tomek": partial(_resampled, SMOTETomek),
+    "ce-threshold": _threshold,
+    "logreg-balanced": _logreg,
+    "balanced-rf": _balanced_rf,
+    "hgb-balanced": _hgb,
+}
+
+#: What ``sk-imbaloss compare`` runs when no ``--methods`` are given.
+DEFAULT_METHODS = (
+    "adaptive",
+    "focal",
+    "margin",
+    "ce",
+    "ce-balanced",
+    "smote",
+    "ce-threshold",
+    "logreg-balanced",
+    "balanced-rf",
+)
+
+#: Methods that need exactly two classes; skipped, with the reason, on other data.
+BINARY_ONLY = frozenset({"margin"})
+
+
+def resolve_methods(names):
+    """Turn method names (or ``"all"``) into a ``{name: factory}`` dict, in order.
+
+    Parameters
+    ----------
+    names : iterable of str or mapping of str to callable
+        Names from :data:`METHODS`, ``"all"`` for every method, or a mapping of
+        your own names to ``factory(seed, max_epochs)`` callables.
+
+    Returns
+    -------
+    methods : dict of str to callable
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the valid ones.
+    """
+    if hasattr(names, "items"):
+        return dict(names)
+    if isinstance(names, str):
+        names = [names]
+    resolved = {}
+    for name in names:
+        if name == "all":
+            resolved.update(METHODS)
+        elif name in METHODS:
+            resolved[name] = METHODS[name]
+        else:
+            raise ValueError(
+                f"Unknown method {name!r}; choose from {', '.join(METHODS)} or 'all'."
+            )
+    if not resolved:
+        raise ValueError("No methods to compare.")
+    return resolved
+
+
+# ---------------------------------------------------------------------- data checks
+def _minority_label(y):
+    labels, counts = np.unique(y, return_counts=True)
+    return labels[np.argmin(counts)], int(counts.min()), len(labels)
+
+
+def check_dataset(name, X, y, folds):
+    """Check that a data set can be cross-validated with ``folds`` stratified folds.
+
+    Parameters
+    ----------
+    name : str
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+    folds : int
+
+    Raises
+    ------
+    ValueError
+        Naming the data set, when ``X`` and ``y`` disagree in length, ``y`` has one
+        class only, or the minority class has fewer than ``folds`` samples (every test
+        fold needs at least one).
+    """
+    y = np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"Data set {name!r}: X has {len(X)} rows but y has {len(y)}.")
+    label, n_minority, n_classes = _minority_label(y)
+    if n_classes < 2:
+        raise ValueError(f"Data set {name!r}: y has one class only ({label!r}).")
+    if n_minority < folds:
+        raise ValueError(
+            f"Data set {name!r}: the minority class {label!r} has {n_minority} "
+            f"sample(s), but {folds}-fold stratified cross-validation needs at least "
+            f"{folds} (one per test fold); lower --folds or add minority samples."
+        )
+
+
+# ---------------------------------------------------------------------- one job
+def _job_seed(seed, split_index):
+    """A seed for one split, derived from the user's seed and the split's index only.
+
+    ``SeedSequence`` mixes the two into well-separated streams, and no global RNG
+    state is read, so a job computes the same numbers in any process and any order.
+    """
+    return int(np.random.SeedSequence([seed, split_index]).generate_state(1)[0] >> 1)
+
+
+@contextmanager
+def _single_threaded():
+    # Jobs are the unit of parallelism. One thread per fit avoids oversubscribing the
+    # cores when jobs run side by side, and keeps torch's and BLAS's reduction order
+    # the same whether the jobs run in this process or in workers, so that results do
+    # not depend on n_jobs.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _scores(y_true, y_pred, proba, classes, minority):
+    """The test-fold metrics; the minority class is the positive one."""
+    positive = list(classes).index(minority)
+    is_minority = y_true == minority
+    if len(classes) == 2:
+        roc_auc = roc_auc_score(is_minority, proba[:, positive])
+    else:
+        roc_auc = roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
+    return {
+        "balanced_accuracy": balanced_accuracy_score(y_true, y_pred),
+        "g_mean": geometric_mean_score(y_true, y_pred, average="multiclass"),
+        "roc_auc": roc_auc,
+        "average_precision": average_precision_score(is_minority, proba[:, positive]),
+        "minority_f1": f1_score(
+            y_true, y_pred, labels=[minority], average="macro", zero_division=0.0
+        ),
+        "mcc": matthews_corrcoef(y_true, y_pred),
+    }
+
+
+def _run_job(key, factory, X, y, train, test, seed, max_epochs, minority):
+    """Fit one method on one training fold and score it on the test fold.
+
+    Returns the result row; an exception becomes the row's ``error`` instead of
+    stopping the whole comparison.
+    """
+    row = dict(key, seed=seed, **dict.fromkeys(METRICS, np.nan),
+               fit_seconds=np.nan, error=None)
+    try:
+        with _single_threaded(), warnings.catch_warnings():
+            # Degenerate folds (no predicted positives) are scored, not warned about.
+            warnings.filterwarnings("ignore", module="sklearn.metrics")
+            model = factory(seed, max_epochs)
+            start = time.perf_counter()
+            model.fit(X[train], y[train])
+            row["fit_seconds"] = time.perf_counter() - start
+            proba = model.predict_proba(X[test])
+            y_pred = model.predict(X[test])
+            row.update(_scores(y[test], y_pred, proba, model.classes_, minority))
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded, see docstring
+        row["error"] = f"{type(exc).__name__}: {exc}"
+    return row
+
+
+# ---------------------------------------------------------------------- the run
+def _jobs(datasets, methods, folds, repeats, max_epochs, seed):
+    """Yield the job arguments, and the rows of methods skipped without a fit."""
+    cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    for name, X, y in datasets:
+        minority, _, n_classes = _minority_label(y)
+        for split, (train, test) in enumerate(cv.split(X, y)):
+            repeat, fold = divmod(split, folds)
+            job_seed = _job_seed(seed, split)
+            for method, factory in methods.items():
+                key = dict(dataset=name, method=method, repeat=repeat, fold=fold)
+                if method in BINARY_ONLY and n_classes != 2:
+                    yield None, dict(
+                        key, seed=job_seed, **dict.fromkeys(METRICS, np.nan),
+                        fit_seconds=np.nan,
+                        error=f"skipped: {method} is binary only and {name} has "
+                              f"{n_classes} classes",
+                    )
+                    continue
+                yield (key, factory, X, y, train, test, job_seed, max_epochs,
+                       minority), None
+
+
+@contextmanager
+def _dask_backend(address):
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise ImportError(
+            "Running on a Dask scheduler needs the 'distributed' package: "
+            "pip install sk_imbaloss[distributed]"
+        ) from exc
+    # Closing this client leaves the user's cluster running.
+    with Client(address), parallel_backend("dask"):
+        yield
+
+
+def run_comparison(
+    datasets,
+    methods=DEFAULT_METHODS,
+    folds=5,
+    repeats=2,
+    max_epochs=40,
+    seed=0,
+    n_jobs=1,
+    progress=True,
+    scheduler=None,
+):
+    """Cross-validate every method on every data set.
+
+    Each data set is split by ``RepeatedStratifiedKFold(folds, repeats, seed)``; every
+    method is fitted on each training fold (scaling, resampling and threshold tuning
+    included) and scored on the test fold. The minority class (the least frequent)
+    is the positive class of average precision, ROC-AUC and minority F1.
+
+    Parameters
+    ----------
+    datasets : list of (name, X, y)
+        Names must be unique; ``X`` numeric without NaN, ``y`` class labels.
+    methods : iterable of str or mapping, default=DEFAULT_METHODS
+        Names from :data:`METHODS`, ``"all"``, or a ``{name: factory}`` mapping.
+    folds : int, default=5
+    repeats : int, default=2
+    max_epochs : int, default=40
+        Training epochs of every net.
+    seed : int, default=0
+        Seeds the splits and, through a seed derived from ``(seed, split index)``,
+        every estimator; the results depend on nothing else.
+    n_jobs : int, default=1
+        Jobs run in parallel (joblib); the results do not depend on it.
+    progress : bool, default=True
+        Show a tqdm progress bar on stderr.
+    scheduler : str, default=None
+        Address of a Dask scheduler (``"tcp://host:8786"``); the jobs then run on its
+        workers through joblib's ``dask`` backend, as many at once as it has threads,
+        and ``n_jobs`` is not used. Needs ``pip install sk_imbaloss[distributed]``.
+
+    Returns
+    -------
+    results : pandas.DataFrame
+        One row per (dataset, method, repeat, fold), in that order, with columns
+        ``dataset, method, repeat, fold, seed``, the :data:`METRICS`,
+        ``fit_seconds`` and ``error`` (``None``, or the reason a fit failed or was
+        skipped, with NaN scores).
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, duplicate data set names, or a data set whose minority
+        class has fewer than ``folds`` samples (see :func:`check_dataset`).
+    """
+    methods = resolve_methods(methods)
+    datasets = [(name, np.asarray(X, dtype=np.float64), np.asarray(y))
+                for name, X, y in datasets]
+    names = [name for name, _, _ in datasets]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Data set names must be unique; got {names}.")
+    for name, X, y in datasets:
+        check_dataset(name, X, y, folds)
+
+    jobs, rows = [], []
+    for args, skipped in _jobs(datasets, methods, folds, repeats, max_epochs, seed):
+        if args is None:
+            rows.append(skipped)
+        else:
+            jobs.append(args)
+
+    backend = _dask_backend(scheduler) if scheduler else nullcontext()
+    with backend, tqdm(total=len(jobs), disable=not progress, desc="compare",
+                       unit="fit") as bar:
+        parallel = Parallel(n_jobs=-1 if scheduler else n_jobs,
+                            return_as="generator_unordered")
+        for row in parallel(delayed(_run_job)(*args) for args in jobs):
+            rows.append(row)
+            bar.update()
+
+    return _as_frame(rows, names, list(methods))
+
+
+def _as_frame(rows, dataset_order, method_order):
+    """Rows in a fixed order, whatever order the jobs finished in."""
+    columns = ["dataset", "method", "repeat", "fold", "seed", *METRICS,
+               "fit_seconds", "error"]
+    results = pd.DataFrame(rows, columns=columns)
+    order = pd.DataFrame({
+        "d": results["dataset"].map({n: i for i, n in enumerate(dataset_order)}),
+        "m": results["method"].map({n: i for i, n in enumerate(method_order)}),
+        "r": results["repeat"],
+        "f": results["fold"],
+    }).sort_values(["d", "m", "r", "f"]).index
+    results = results.loc[order].reset_index(drop=True)
+    return results.astype({"repeat": "int64", "fold": "int64", "seed": "int64"})

@@ -1,0 +1,172 @@
+"""Data sets for ``sk-imbaloss compare``: a default one shipped with scikit-learn, and CSVs.
+
+Every loader returns a :class:`pandas.DataFrame` of numeric features plus a target
+column, with the data set's name in ``frame.attrs["name"]``; :func:`as_dataset` turns
+such a frame into the ``(name, X, y)`` triple that
+:func:`sk_imbaloss.compare.run_comparison` takes.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.datasets import load_diabetes
+
+__all__ = ["DEFAULT_NAME", "as_dataset", "iter_data_paths", "load_csv", "load_default"]
+
+#: Name of the data set :func:`load_default` returns.
+DEFAULT_NAME = "diabetes-top10"
+
+_CSV_SUFFIXES = (".csv", ".csv.gz")
+
+
+def load_default():
+    """The default imbalanced binary data set, built from data that ships with scikit-learn.
+
+    :func:`sklearn.datasets.load_diabetes` (442 patients, 10 numeric features) with
+    its regression target, disease progression after one year, binarised at its 90th
+    percentile: ``target`` is 1 for the top decile (the minority, 44 rows) and 0
+    otherwise. No download is involved.
+
+    Returns
+    -------
+    frame : pandas.DataFrame of shape (442, 11)
+        The ten features and an int ``target`` column; ``frame.attrs["name"]`` is
+        ``"diabetes-top10"``.
+
+    Examples
+    --------
+    >>> from sk_imbaloss.datasets import load_default
+    >>> frame = load_default()
+    >>> frame.attrs["name"], frame.shape, int(frame["target"].sum())
+    ('diabetes-top10', (442, 11), 44)
+    """
+    frame = load_diabetes(as_frame=True).frame
+    progression = frame.pop("target")
+    # Strictly above the percentile, so that the positives are the top decile.
+    frame["target"] = (progression > np.percentile(progression, 90)).astype(np.int64)
+    frame.attrs["name"] = DEFAULT_NAME
+    return frame
+
+
+def _dataset_name(path):
+    name = path.name
+    for suffix in sorted(_CSV_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def load_csv(path, target="target"):
+    """Read a CSV or gzipped CSV file of numeric features and a class column.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.csv`` or ``.csv.gz`` file (compression is inferred from the name).
+    target : str, default="target"
+        The column holding the class labels; every other column is a feature.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        The file's columns; ``frame.attrs["name"]`` is the file name without its
+        ``.csv``/``.csv.gz`` suffix and ``frame.attrs["target"]`` the target column.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, when it is missing or unreadable, has no ``target`` column
+        (the message lists the columns it has), has non-numeric or missing feature
+        values (the message names the columns), or fewer than two classes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file.")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+            OSError, EOFError) as exc:
+        raise ValueError(f"{path}: cannot be read as CSV ({exc}).") from exc
+
+    if target not in frame.columns:
+        raise ValueError(
+            f"{path}: no target column {target!r}; the columns are "
+            f"{list(map(str, frame.columns))}. Name the class column with --target."
+        )
+    features = frame.drop(columns=target)
+    if features.shape[1] == 0:
+        raise ValueError(f"{path}: has no feature columns besides {target!r}.")
+    non_numeric = [str(c) for c, dt in features.dtypes.items() if dt.kind not in "biuf"]
+    if non_numeric:
+        raise ValueError(
+            f"{path}: non-numeric feature columns {non_numeric}; encode them as numbers "
+            "first (e.g. one-hot)."
+        )
+    with_nan = [str(c) for c in features.columns[features.isna().any()]]
+    if with_nan:
+        raise ValueError(
+            f"{path}: missing values (NaN) in feature columns {with_nan}; impute or "
+            "drop them first."
+        )
+    if frame[target].isna().any():
+        raise ValueError(f"{path}: missing values in the target column {target!r}.")
+    n_classes = frame[target].nunique()
+    if n_classes < 2:
+        raise ValueError(
+            f"{path}: the target column {target!r} has {n_classes} class(es); a "
+            "comparison needs at least two."
+        )
+    frame.attrs["name"] = _dataset_name(path)
+    frame.attrs["target"] = target
+    return frame
+
+
+def as_dataset(frame, target=None, name=None):
+    """Split a loaded frame into the ``(name, X, y)`` triple the comparison takes.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        As returned by :func:`load_default` or :func:`load_csv`.
+    target : str, default=None
+        The class column; ``None`` uses ``frame.attrs["target"]``, else ``"target"``.
+    name : str, default=None
+        The data set's name; ``None`` uses ``frame.attrs["name"]``.
+
+    Returns
+    -------
+    name : str
+    X : ndarray of shape (n_samples, n_features), float64
+    y : ndarray of shape (n_samples,)
+    """
+    target = target or frame.attrs.get("target", "target")
+    name = name or frame.attrs.get("name", "data")
+    X = frame.drop(columns=target).to_numpy(dtype=np.float64)
+    y = frame[target].to_numpy()
+    return name, X, y
+
+
+def iter_data_paths(paths):
+    """Expand folders into their CSV files.
+
+    Parameters
+    ----------
+    paths : iterable of str or path-like
+        Files and folders, in the order given.
+
+    Yields
+    ------
+    path : pathlib.Path
+        Each file as given (whether or not it exists, so that the loader reports a
+        missing one), and for each folder its ``*.csv`` and ``*.csv.gz`` files,
+        sorted by name.
+    """
+    for path in map(Path, paths):
+        if path.is_dir():
+            yield from sorted(
+                p for p in path.iterdir()
+                if p.is_file() and p.name.lower().endswith(_CSV_SUFFIXES)
+            )
+        else:
+            yield path

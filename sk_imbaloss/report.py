@@ -1,0 +1,400 @@
+"""Summaries, ranks, statistical tests and figures from :func:`~sk_imbaloss.compare.run_comparison`.
+
+Methods are compared across data sets as Demšar (JMLR 2006) recommends: on each data
+set the methods are ranked by their mean score over the folds, the ranks are averaged
+over data sets, the Friedman test asks whether any method differs, and a Nemenyi
+post-hoc test (shown as a critical-difference diagram) says which pairs do.
+
+The figures and the post-hoc test need the ``report`` extra
+(``pip install sk_imbaloss[report]``: matplotlib and scikit-posthocs); without it the
+CSV and the markdown summary are still written.
+"""
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import friedmanchisquare, rankdata
+
+from .compare import METRICS
+
+__all__ = [
+    "HEADLINE_METRICS",
+    "METRIC_NAMES",
+    "FriedmanResult",
+    "average_ranks",
+    "friedman",
+    "summarize",
+    "write_report",
+]
+
+#: The metrics the report leads with, each with its own tables, test and figures.
+HEADLINE_METRICS = ("g_mean", "average_precision", "balanced_accuracy", "roc_auc")
+
+#: Display names of the result columns.
+METRIC_NAMES = {
+    "balanced_accuracy": "balanced accuracy",
+    "g_mean": "G-mean",
+    "roc_auc": "ROC-AUC",
+    "average_precision": "average precision",
+    "minority_f1": "minority F1",
+    "mcc": "MCC",
+    "fit_seconds": "fit seconds",
+}
+
+_EXTRA_HINT = "pip install sk_imbaloss[report]"
+
+
+# ---------------------------------------------------------------------- tables
+def summarize(results, metrics=METRICS + ("fit_seconds",)):
+    """Mean and standard deviation over the folds, per data set and method.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        As returned by :func:`~sk_imbaloss.compare.run_comparison`.
+    metrics : sequence of str, default=METRICS + ("fit_seconds",)
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        Indexed by ``(dataset, method)`` in the results' order, with columns
+        ``(metric, "mean")`` and ``(metric, "std")``. Failed folds are left out; a
+        method that failed on every fold of a data set has NaN there.
+    """
+    return results.groupby(["dataset", "method"], sort=False)[list(metrics)].agg(
+        ["mean", "std"]
+    )
+
+
+def _mean_scores(results, metric):
+    """Data sets x methods matrix of mean scores, in the results' order."""
+    means = results.groupby(["dataset", "method"], sort=False)[metric].mean()
+    return means.unstack("method").reindex(
+        index=results["dataset"].unique(), columns=results["method"].unique()
+    )
+
+
+def _rank_matrix(results, metric):
+    """Per data set, rank 1 for the best mean score; ties get their average rank.
+
+    A method with no score on a data set (every fold failed) ranks last there, so that
+    failing never beats trying.
+    """
+    scores = _mean_scores(results, metric).fillna(-np.inf)
+    ranks = np.apply_along_axis(rankdata, 1, -scores.to_numpy())
+    return pd.DataFrame(ranks, index=scores.index, columns=scores.columns)
+
+
+def average_ranks(results, metric):
+    """Average rank of each method over the data sets (1 = best).
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        As returned by :func:`~sk_imbaloss.compare.run_comparison`.
+    metric : str
+        A higher-is-better metric column, e.g. ``"g_mean"``.
+
+    Returns
+    -------
+    ranks : pandas.Series
+        Indexed by method, best first.
+    """
+    ranks = _rank_matrix(results, metric).mean().sort_values(kind="stable")
+    ranks.index.name = "method"
+    return ranks.rename(metric)
+
+
+@dataclass
+class FriedmanResult:
+    """Outcome of :func:`friedman` for one metric.
+
+    Attributes
+    ----------
+    metric : str
+    statistic, pvalue : float
+        Friedman's chi-square and its p-value; NaN when the test was not run.
+    posthoc : pandas.DataFrame or None
+        Nemenyi p-values between every pair of methods, or ``None``.
+    reason : str or None
+        Why the test or the post-hoc was not run.
+    """
+
+    metric: str
+    statistic: float = math.nan
+    pvalue: float = math.nan
+    posthoc: pd.DataFrame | None = None
+    reason: str | None = None
+
+
+def friedman(results, metric):
+    """Friedman test over data sets, then a Nemenyi post-hoc test between methods.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        As returned by :func:`~sk_imbaloss.compare.run_comparison`.
+    metric : str
+        A higher-is-better metric column.
+
+    Returns
+    -------
+    result : FriedmanResult
+        The test is run only with at least 3 data sets and 3 methods (otherwise
+        ``reason`` says so); the post-hoc needs scikit-posthocs.
+    """
+    ranks = _rank_matrix(results, metric)
+    n_datasets, n_methods = ranks.shape
+    if n_datasets < 3 or n_methods < 3:
+        return FriedmanResult(metric, reason=(
+            f"the Friedman test needs at least 3 data sets and 3 methods; this run has "
+            f"{n_datasets} data set(s) and {n_methods} method(s)"
+        ))
+    # The test only looks at ranks within each data set, so the rank matrix (which
+    # places failed methods last) is as good an input as the scores.
+    statistic, pvalue = friedmanchisquare(*ranks.to_numpy().T)
+    if not np.isfinite(statistic):
+        return FriedmanResult(metric, reason="every method ties on every data set")
+    result = FriedmanResult(metric, float(statistic), float(pvalue))
+    try:
+        import scikit_posthocs
+    except ImportError:
+        result.reason = f"the post-hoc test needs scikit-posthocs: {_EXTRA_HINT}"
+        return result
+    result.posthoc = scikit_posthocs.posthoc_nemenyi_friedman(ranks)
+    return result
+
+
+# ---------------------------------------------------------------------- markdown
+def _fmt(value, digits=3):
+    return "–" if pd.isna(value) else f"{value:.{digits}f}"
+
+
+def _markdown_table(frame):
+    """A pipe table of a frame of strings, the index as the first column."""
+    header = [str(frame.index.name or ""), *map(str, frame.columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, row in frame.iterrows():
+        lines.append("| " + " | ".join([str(label), *map(str, row)]) + " |")
+    return "\n".join(lines)
+
+
+def _mean_std_table(summary, metric, digits=3):
+    """Methods x data sets, each cell ``mean ± std``."""
+    cells = summary[metric].apply(
+        lambda r: f"{_fmt(r['mean'], digits)} ± {_fmt(r['std'], digits)}", axis=1
+    )
+    table = cells.unstack("dataset")
+    table = table.reindex(
+        index=summary.index.get_level_values("method").unique(),
+        columns=summary.index.get_level_values("dataset").unique(),
+    )
+    table.index.name = "method"
+    return table
+
+
+def _failures(results):
+    """Data set x method pairs with failed or skipped folds, and the first reason."""
+    failed = results[results["error"].notna()]
+    if failed.empty:
+        return None
+    table = failed.groupby(["dataset", "method"], sort=False)["error"].agg(
+        folds="size", reason="first"
+    ).reset_index(level="method")
+    table["reason"] = table["reason"].str.replace("|", "\\|").str.replace("\n", " ")
+    return table
+
+
+def _overview(results):
+    n_splits = results.groupby(["dataset", "method"])[["repeat", "fold"]].nunique()
+    folds, repeats = int(n_splits["fold"].max()), int(n_splits["repeat"].max())
+    datasets = ", ".join(f"`{d}`" for d in results["dataset"].unique())
+    methods = ", ".join(f"`{m}`" for m in results["method"].unique())
+    return (
+        f"Data sets: {datasets}.\n\nMethods: {methods}.\n\n"
+        f"Repeated stratified {folds}-fold cross-validation, {repeats} repeat(s). "
+        f"Scores are on the test folds, as mean ± standard deviation over the "
+        f"{folds * repeats} folds; for every metric higher is better, and the "
+        "minority class is the positive class."
+    )
+
+
+def _tests_section(tests, figures, alpha):
+    lines = []
+    for metric, test in tests.items():
+        lines.append(f"### {METRIC_NAMES[metric]}\n")
+        if np.isnan(test.statistic):
+            lines.append(f"Not run: {test.reason}.\n")
+            continue
+        verdict = "differ" if test.pvalue < alpha else "do not differ"
+        lines.append(
+            f"Friedman χ² = {test.statistic:.3f}, p = {test.pvalue:.3g}: at α = {alpha} "
+            f"the methods {verdict} significantly.\n"
+        )
+        if test.posthoc is None:
+            lines.append(f"No post-hoc test: {test.reason}.\n")
+            continue
+        table = test.posthoc.map(lambda p: f"{p:.3g}")
+        table.index.name = ""
+        lines.append("Nemenyi post-hoc p-values (shown whatever the Friedman outcome; "
+                     "read them only where it is significant):\n\n" + _markdown_table(table) + "\n")
+        if metric in figures.get("cd", {}):
+            path = figures["cd"][metric]
+            lines.append(f"![critical difference diagram, {METRIC_NAMES[metric]}]"
+                         f"({path.name})\n")
+    return "\n".join(lines)
+
+
+def _summary_markdown(results, metrics, tests, figures, alpha, figure_note):
+    summary = summarize(results)
+    parts = ["# sk-imbaloss compare\n", _overview(results) + "\n"]
+
+    failures = _failures(results)
+    if failures is not None:
+        parts.append("## Failed or skipped fits\n\nTheir folds are left out of the "
+                     "means; a method with no score on a data set ranks last there.\n")
+        parts.append(_markdown_table(failures) + "\n")
+
+    for metric in metrics:
+        parts.append(f"## {METRIC_NAMES[metric]}\n")
+        parts.append(_markdown_table(_mean_std_table(summary, metric)) + "\n")
+
+    ranks = pd.concat(
+        [average_ranks(results, m).rename(METRIC_NAMES[m]) for m in metrics], axis=1
+    ).sort_values(METRIC_NAMES[metrics[0]], kind="stable")
+    parts.append("## Average ranks\n\nOn each data set the methods are ranked by mean "
+                 "score (1 = best, ties share the average rank); the table averages "
+                 "the ranks over the data sets.\n")
+    parts.append(_markdown_table(ranks.map(lambda r: f"{r:.2f}")) + "\n")
+
+    parts.append("## Statistical tests\n")
+    parts.append(_tests_section(tests, figures, alpha))
+
+    parts.append("## Fit time\n\nSeconds per fit on the training fold.\n")
+    parts.append(_markdown_table(_mean_std_table(summary, "fit_seconds", digits=2)) + "\n")
+
+    parts.append("## Figures\n")
+    if figure_note:
+        parts.append(figure_note + "\n")
+    for metric, path in figures.get("box", {}).items():
+        parts.append(f"![{METRIC_NAMES[metric]} per method]({path.name})\n")
+    return "\n".join(parts).rstrip("\n") + "\n"
+
+
+# ---------------------------------------------------------------------- figures
+def _import_figure():
+    """matplotlib's ``Figure``, used without pyplot so no global backend is touched."""
+    from matplotlib.figure import Figure
+
+    return Figure
+
+
+def _boxplot(results, metric, path):
+    """One panel per data set: the fold scores of each method."""
+    Figure = _import_figure()
+    datasets = results["dataset"].unique()
+    methods = results["method"].unique()
+    ncols = min(3, len(datasets))
+    nrows = math.ceil(len(datasets) / ncols)
+    fig = Figure(figsize=(4.5 * ncols, 0.3 * len(methods) * nrows + 1.5 * nrows),
+                 layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, dataset in zip(axes, datasets):
+        scores = results[results["dataset"] == dataset]
+        values = [scores.loc[scores["method"] == m, metric].dropna().to_numpy()
+                  for m in methods]
+        ax.boxplot(values, **_horizontal())
+        ax.set_yticks(range(1, len(methods) + 1), methods)
+        ax.invert_yaxis()  # first method on top, as in the tables
+        ax.set_title(dataset)
+        ax.set_xlabel(METRIC_NAMES[metric])
+    for ax in axes[len(datasets):]:
+        ax.set_visible(False)
+    fig.savefig(path, dpi=120)
+
+
+def _horizontal():
+    """``boxplot`` keywords for horizontal boxes on any matplotlib >= 3.7."""
+    import matplotlib
+
+    # ``vert`` is deprecated from matplotlib 3.10, where ``orientation`` replaces it.
+    major, minor = (int(v) for v in matplotlib.__version__.split(".")[:2])
+    return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
+
+
+def _cd_diagram(results, test, path, alpha):
+    """Critical-difference diagram: average ranks, non-significant pairs joined."""
+    import scikit_posthocs
+
+    Figure = _import_figure()
+    ranks = average_ranks(results, test.metric)
+    fig = Figure(figsize=(8, 0.35 * len(ranks) + 1.2), layout="constrained")
+    ax = fig.subplots()
+    scikit_posthocs.critical_difference_diagram(ranks, test.posthoc, alpha=alpha, ax=ax)
+    ax.set_title(f"{METRIC_NAMES[test.metric]}: average rank (Nemenyi, α = {alpha})",
+                 pad=25)
+    fig.savefig(path, dpi=120)
+
+
+def _write_figures(results, out_dir, metrics, tests, alpha):
+    """Write the figures; return their paths, and a note when some could not be made."""
+    try:
+        _import_figure()
+    except ImportError:
+        return {}, f"No figures: they need matplotlib and scikit-posthocs ({_EXTRA_HINT})."
+    figures = {"box": {}, "cd": {}}
+    for metric in metrics:
+        path = out_dir / f"box_{metric}.png"
+        _boxplot(results, metric, path)
+        figures["box"][metric] = path
+        if tests[metric].posthoc is not None:
+            path = out_dir / f"cd_{metric}.png"
+            _cd_diagram(results, tests[metric], path, alpha)
+            figures["cd"][metric] = path
+    notes = {t.reason for t in tests.values() if t.posthoc is None and t.reason}
+    note = ("No critical-difference diagrams: " + "; ".join(sorted(notes)) + "."
+            if notes else None)
+    return figures, note
+
+
+def write_report(results, out_dir, metrics=HEADLINE_METRICS, alpha=0.05):
+    """Write the results, a markdown summary and figures into a folder.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        As returned by :func:`~sk_imbaloss.compare.run_comparison`.
+    out_dir : str or path-like
+        Created if missing; existing files of the same names are replaced.
+    metrics : sequence of str, default=HEADLINE_METRICS
+        The metrics given tables, tests and figures.
+    alpha : float, default=0.05
+        Significance level of the tests and the critical-difference diagrams.
+
+    Returns
+    -------
+    paths : list of pathlib.Path
+        ``results.csv``, ``summary.md``, then ``box_<metric>.png`` per metric and
+        ``cd_<metric>.png`` per metric where the post-hoc test ran (at least 3 data
+        sets and 3 methods).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics = tuple(metrics)
+
+    csv_path = out_dir / "results.csv"
+    results.to_csv(csv_path, index=False)
+
+    tests = {metric: friedman(results, metric) for metric in metrics}
+    figures, note = _write_figures(results, out_dir, metrics, tests, alpha)
+
+    md_path = out_dir / "summary.md"
+    md_path.write_text(
+        _summary_markdown(results, metrics, tests, figures, alpha, note), encoding="utf-8"
+    )
+    written = [csv_path, md_path, *figures.get("box", {}).values(),
+               *figures.get("cd", {}).values()]
+    return written

@@ -1,0 +1,340 @@
+"""Behaviour of ImbalancedNeuralClassifier: labels, inputs, criteria, seeds, weights."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.metrics import balanced_accuracy_score
+from torch import nn
+
+from sk_imbaloss import ImbalancedNeuralClassifier, MLP
+from sk_imbaloss.losses import AdaptiveCrossEntropy, FocalLoss, MarginCrossEntropy
+
+FAST = dict(max_epochs=5, random_state=0)
+
+
+def test_zero_configuration_fit(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier().fit(X, y)
+    assert isinstance(clf.module_, MLP)
+    assert clf.module_.layers[0].in_features == X.shape[1]
+    assert clf.module_.layers[-1].out_features == 2
+    assert clf.n_features_in_ == X.shape[1]
+    assert isinstance(clf.criterion_, AdaptiveCrossEntropy)
+    assert len(clf.history) == 40
+
+
+@pytest.mark.parametrize(
+    "criterion, cls", [("adaptive", AdaptiveCrossEntropy), ("focal", FocalLoss),
+                       ("margin", MarginCrossEntropy), ("ce", FocalLoss)]
+)
+def test_criterion_by_name_with_top_level_parameters(binary_data, criterion, cls):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(criterion=criterion, alpha=0.2, gamma=1.5, margin=0.7,
+                                     **FAST).fit(X, y)
+    assert type(clf.criterion_) is cls
+    expected = {"adaptive": ("alpha", 0.2), "focal": ("gamma", 1.5),
+                "margin": ("margin", 0.7), "ce": ("gamma", 0.0)}[criterion]
+    assert getattr(clf.criterion_, expected[0]) == expected[1]
+
+
+def test_custom_criterion_class_with_prefixed_parameters(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(criterion=nn.CrossEntropyLoss,
+                                     criterion__label_smoothing=0.1, **FAST).fit(X, y)
+    assert isinstance(clf.criterion_, nn.CrossEntropyLoss)
+    assert clf.criterion_.label_smoothing == 0.1
+    assert clf.predict_proba(X).shape == (len(X), 2)
+
+
+def test_custom_module_class_and_instance(binary_data):
+    X, y = binary_data
+
+    class Linear(nn.Module):
+        def __init__(self, width=8):
+            super().__init__()
+            self.out = nn.Linear(width, 2)
+
+        def forward(self, X):
+            return self.out(X)
+
+    by_class = ImbalancedNeuralClassifier(Linear, module__width=8, **FAST).fit(X, y)
+    assert isinstance(by_class.module_, Linear)
+    instance = Linear()
+    by_instance = ImbalancedNeuralClassifier(instance, **FAST).fit(X, y)
+    assert by_instance.module_ is instance
+
+
+def test_hidden_units_and_dropout_shape_the_default_mlp(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(hidden_units=(16,), dropout=0.0, **FAST).fit(X, y)
+    linear = [m for m in clf.module_.modules() if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in linear] == [16, 2]
+    assert not any(isinstance(m, nn.Dropout) for m in clf.module_.modules())
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [np.array(["cat", "dog"]), np.array([False, True]), np.array([-7, 42]),
+     np.array([0.0, 1.0])],
+    ids=["strings", "bools", "non-contiguous-ints", "float-ints"],
+)
+def test_any_label_type(binary_data, labels):
+    X, y01 = binary_data
+    y = labels[y01]
+    clf = ImbalancedNeuralClassifier(**FAST).fit(X, y)
+    assert np.array_equal(clf.classes_, np.sort(labels))
+    pred = clf.predict(X)
+    assert pred.dtype == y.dtype and set(pred) <= set(labels)
+    proba = clf.predict_proba(X)
+    assert np.array_equal(clf.classes_[proba.argmax(1)], pred)
+
+
+def test_multiclass_string_labels_and_softmax_columns(multiclass_data):
+    X, y = multiclass_data
+    names = np.array(["zebra", "ant", "moose"])[y]
+    clf = ImbalancedNeuralClassifier(**FAST).fit(X, names)
+    assert list(clf.classes_) == ["ant", "moose", "zebra"]
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
+    logits = clf.forward(X.astype(np.float32))
+    np.testing.assert_allclose(proba, torch.softmax(logits, 1).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64])
+def test_numeric_dtypes(binary_data, dtype):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(**FAST).fit(X.astype(dtype), y)
+    assert clf.predict(X.astype(dtype)).shape == y.shape
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_pandas_input_records_feature_names(binary_data):
+    X, y = binary_data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    clf = ImbalancedNeuralClassifier(**FAST).fit(frame, pd.Series(y))
+    assert list(clf.feature_names_in_) == list(frame.columns)
+    np.testing.assert_array_equal(clf.predict(frame), clf.predict(X))
+
+
+def test_same_random_state_gives_identical_probabilities(binary_data):
+    X, y = binary_data
+    a = ImbalancedNeuralClassifier(random_state=3, max_epochs=8).fit(X, y).predict_proba(X)
+    b = ImbalancedNeuralClassifier(random_state=3, max_epochs=8).fit(X, y).predict_proba(X)
+    c = ImbalancedNeuralClassifier(random_state=4, max_epochs=8).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_random_state_leaves_the_global_torch_rng_alone(binary_data):
+    X, y = binary_data
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    ImbalancedNeuralClassifier(**FAST).fit(X, y)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_batches_are_reshuffled_every_epoch(binary_data):
+    X, y = binary_data
+    order = np.argsort(y, kind="stable")  # stored sorted by class, like some KEEL files
+    seen = []
+
+    class Spy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(X.shape[1], 2)
+
+        def forward(self, X):
+            if self.training:
+                seen.append(X[:4].clone())
+            return self.lin(X)
+
+    ImbalancedNeuralClassifier(Spy, max_epochs=2, batch_size=64, random_state=0).fit(
+        X[order], y[order])
+    first_epoch, second_epoch = seen[0], seen[len(seen) // 2]
+    assert not torch.equal(first_epoch, torch.from_numpy(X[order][:4]))
+    assert not torch.equal(first_epoch, second_epoch)
+
+
+def test_shuffle_false_keeps_order(binary_data):
+    X, y = binary_data
+    seen = []
+
+    class Spy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(X.shape[1], 2)
+
+        def forward(self, X):
+            if self.training:
+                seen.append(X[:2].clone())
+            return self.lin(X)
+
+    ImbalancedNeuralClassifier(Spy, max_epochs=1, shuffle=False, **{"random_state": 0}).fit(X, y)
+    torch.testing.assert_close(seen[0], torch.from_numpy(X[:2]))
+
+
+def test_sample_weight_ones_equals_no_weights(binary_data):
+    X, y = binary_data
+    a = ImbalancedNeuralClassifier(**FAST).fit(X, y).predict_proba(X)
+    b = ImbalancedNeuralClassifier(**FAST).fit(X, y, sample_weight=np.ones(len(y))).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_sample_weight_scales_each_sample_loss(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(criterion="ce", **FAST).fit(X, y)
+    Xt = torch.from_numpy(X[:5])
+    logits = clf.module_(Xt)
+    target = torch.from_numpy(y[:5])
+    w = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0])
+    clf.criterion_.train()
+    got = clf.get_loss(logits, (target, w))
+    expected = (torch.nn.functional.cross_entropy(logits, target, reduction="none") * w).mean()
+    torch.testing.assert_close(got, expected)
+
+
+def test_sample_weight_shifts_the_decision(binary_data):
+    X, y = binary_data
+    kw = dict(criterion="ce", max_epochs=30, random_state=0)
+    plain = ImbalancedNeuralClassifier(**kw).fit(X, y)
+    weighted = ImbalancedNeuralClassifier(**kw).fit(X, y, sample_weight=np.where(y == 1, 9.0, 1.0))
+    assert weighted.predict(X).mean() > plain.predict(X).mean()
+
+
+def test_class_weight_balanced_and_dict(binary_data):
+    X, y = binary_data
+    labels = np.array(["maj", "min"])[y]
+    clf = ImbalancedNeuralClassifier(criterion="ce", class_weight="balanced", **FAST).fit(X, labels)
+    n, counts = len(y), np.bincount(y)
+    np.testing.assert_allclose(clf.class_weight_, n / (2 * counts), rtol=1e-6)
+    torch.testing.assert_close(clf.criterion_.weight, torch.tensor(n / (2 * counts), dtype=torch.float32))
+    by_dict = ImbalancedNeuralClassifier(criterion="focal", class_weight={"min": 5.0}, **FAST)
+    np.testing.assert_allclose(by_dict.fit(X, labels).class_weight_, [1.0, 5.0])
+
+
+def test_adaptive_importance_attribute_and_history(binary_data):
+    X, y = binary_data
+    labels = np.array(["b", "a"])[y]  # minority "a" sorts first
+    clf = ImbalancedNeuralClassifier(alpha=0.1, **FAST).fit(X, labels)
+    assert clf.importance_.shape == (2,)
+    history = np.array(clf.history[:, "importance"])
+    assert history.shape == (5, 2)
+    np.testing.assert_allclose(history[-1], clf.importance_, rtol=1e-6)
+    # the minority ("a", column 0) is missed more often, so it ends up more important
+    assert clf.importance_[0] > clf.importance_[1]
+    with pytest.raises(AttributeError, match="adaptive"):
+        ImbalancedNeuralClassifier(criterion="ce", **FAST).fit(X, y).importance_
+
+
+def test_adaptive_importance_not_updated_by_prediction(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(alpha=0.5, **FAST).fit(X, y)
+    before = clf.importance_
+    clf.predict_proba(X)
+    clf.score(X, y)
+    np.testing.assert_array_equal(clf.importance_, before)
+
+
+def test_early_stopping_uses_a_stratified_split_and_restores_the_best_epoch(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(early_stopping=True, n_iter_no_change=3, max_epochs=200,
+                                     criterion="ce", class_weight="balanced", random_state=0)
+    clf.fit(X, y)
+    scores = clf.history[:, "valid_score"]
+    assert len(clf.history) < 200
+    assert max(scores) == scores[int(np.argmax(scores))]
+    assert "valid_loss" in clf.history[-1]
+    # the restored weights reproduce the best validation score
+    best = max(scores)
+    assert best > 0.5
+
+
+def test_partial_fit_continues_training(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(max_epochs=2, random_state=0)
+    clf.partial_fit(X, y)
+    weights = clf.module_.layers[0].weight.detach().clone()
+    clf.partial_fit(X, y)
+    assert len(clf.history) == 4
+    assert not torch.equal(weights, clf.module_.layers[0].weight)
+
+
+def test_partial_fit_with_classes_and_unseen_label(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(max_epochs=1, random_state=0)
+    clf.partial_fit(X[y == 0], y[y == 0], classes=[0, 1])
+    assert list(clf.classes_) == [0, 1]
+    clf.partial_fit(X, y)
+    with pytest.raises(ValueError, match="not seen"):
+        clf.partial_fit(X[:3], np.array([0, 1, 7]))
+
+
+def test_warm_start_keeps_weights(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(warm_start=True, max_epochs=2, random_state=0).fit(X, y)
+    module = clf.module_
+    clf.fit(X, y)
+    assert clf.module_ is module and len(clf.history) == 4
+
+
+def test_clone_get_set_params_and_pickle(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(criterion="focal", gamma=1.0, optimizer__weight_decay=1e-4,
+                                     **FAST)
+    params = clf.get_params()
+    assert params["gamma"] == 1.0 and params["optimizer__weight_decay"] == 1e-4
+    assert "_params_to_validate" not in params
+    cloned = clone(clf).set_params(gamma=3.0)
+    assert cloned.gamma == 3.0 and clf.gamma == 1.0
+    clf.fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    assert restored.optimizer_.param_groups[0]["weight_decay"] == 1e-4
+
+
+def test_callbacks_and_history_still_work(binary_data):
+    from skorch.callbacks import Checkpoint, EpochScoring
+
+    X, y = binary_data
+    scoring = EpochScoring("accuracy", on_train=True, name="train_acc_cb", lower_is_better=False)
+    clf = ImbalancedNeuralClassifier(callbacks=[("cb", scoring)], **FAST).fit(X, y)
+    assert len(clf.history[:, "train_loss"]) == 5
+    assert all(np.isfinite(clf.history[:, "train_loss"]))
+    assert isinstance(clf.history[-1, "batches", -1, "train_loss"], float)
+    assert "train_acc_cb" in clf.history[-1]
+
+
+def test_torch_dataset_input_falls_back_to_skorch(binary_data):
+    X, y = binary_data
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+
+    class Linear(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.out = nn.Linear(X.shape[1], 2)
+
+        def forward(self, X):
+            return self.out(X)
+
+    clf = ImbalancedNeuralClassifier(Linear, iterator_train__batch_size=32, **FAST)
+    clf.fit(dataset, y)
+    assert clf.predict(X).shape == y.shape
+
+
+def test_real_keel_file_learns_the_minority(keel):
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = keel("ecoli1")  # stored sorted by class: shuffling matters here
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    for params, floor in [(dict(criterion="ce", class_weight="balanced"), 0.85),
+                          (dict(criterion="adaptive"), 0.8)]:
+        model = make_pipeline(StandardScaler(), ImbalancedNeuralClassifier(random_state=0, **params))
+        scores = cross_val_score(model, X, y, cv=cv, scoring="balanced_accuracy")
+        assert scores.mean() > floor, (params, scores)

@@ -1,0 +1,284 @@
+"""The criteria against their formulas (DESIGN.md) and the seed 000 reference."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from sk_imbaloss.losses import AdaptiveCrossEntropy, FocalLoss, MarginCrossEntropy
+
+
+class WeightedLoss(nn.Module):
+    """Seed 000's ``WeightedLoss``, transcribed verbatim as the reference."""
+
+    def __init__(self, num_classes: int, alpha: float = 1e-2) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.loss_fn = nn.CrossEntropyLoss(reduction="none")
+        self.register_buffer("importance", torch.ones(num_classes).float())
+        self.alpha = alpha
+
+    def compute_false_negative_rate(self, y, pred_class) -> None:
+        wrong_preds = y != pred_class
+        wrong_categories, false_negatives = y[wrong_preds].unique(return_counts=True)
+        categories, actual_counts = y.unique(return_counts=True)
+
+        false_negative_rate = torch.zeros_like(categories).float()
+
+        idx = (categories[:, None] == wrong_categories[None, :]).nonzero(as_tuple=True)[0]
+        false_negative_rate[idx] = false_negatives / actual_counts[idx]
+
+        self.importance[categories] = (
+            self.alpha * false_negative_rate + (1 - self.alpha) * self.importance[categories]
+        )
+
+    def forward(self, logits, y):
+        pred_class = logits.argmax(dim=1)
+        self.compute_false_negative_rate(y, pred_class)
+        return (self.loss_fn(logits, y) * self.importance[y]).mean()
+
+
+def random_batch(generator, n, c, scale=3.0, classes=None):
+    logits = torch.randn(n, c, generator=generator) * scale
+    pool = torch.as_tensor(classes if classes is not None else range(c))
+    target = pool[torch.randint(len(pool), (n,), generator=generator)]
+    return logits, target
+
+
+# ---------------------------------------------------------------- adaptive
+@pytest.mark.parametrize("alpha", [0.01, 0.3, 1.0])
+def test_adaptive_matches_seed_reference_over_many_batches(alpha):
+    g = torch.Generator().manual_seed(1)
+    ours, ref = AdaptiveCrossEntropy(4, alpha=alpha), WeightedLoss(4, alpha=alpha)
+    for step in range(200):
+        # every third batch misses classes, as small batches of imbalanced data do
+        classes = [0, 2] if step % 3 == 0 else None
+        logits, target = random_batch(g, int(torch.randint(1, 40, (1,), generator=g)), 4,
+                                      classes=classes)
+        torch.testing.assert_close(ours(logits, target), ref(logits, target))
+        torch.testing.assert_close(ours.importance, ref.importance)
+    assert not torch.allclose(ours.importance, torch.ones(4))
+
+
+def test_adaptive_absent_class_keeps_its_value():
+    loss = AdaptiveCrossEntropy(3, alpha=0.5)
+    logits = torch.tensor([[5.0, 0.0, 0.0], [0.0, 5.0, 0.0]])  # class 2 absent
+    loss(logits, torch.tensor([1, 1]))  # sample 0 (true 1) missed, sample 1 right
+    torch.testing.assert_close(loss.importance, torch.tensor([1.0, 0.75, 1.0]))
+
+
+def test_adaptive_does_not_move_in_eval_mode():
+    g = torch.Generator().manual_seed(2)
+    loss = AdaptiveCrossEntropy(3, alpha=0.5)
+    logits, target = random_batch(g, 32, 3)
+    loss(logits, target)
+    before = loss.importance.clone()
+    loss.eval()
+    loss(*random_batch(g, 32, 3))
+    torch.testing.assert_close(loss.importance, before)
+
+
+def test_adaptive_weight_and_reductions():
+    g = torch.Generator().manual_seed(3)
+    logits, target = random_batch(g, 16, 3)
+    weight = torch.tensor([1.0, 2.0, 0.5])
+    per_sample = AdaptiveCrossEntropy(3, alpha=0.2, weight=weight, reduction="none")(logits, target)
+    plain = AdaptiveCrossEntropy(3, alpha=0.2, reduction="none")(logits, target)
+    torch.testing.assert_close(per_sample, plain * weight[target])
+    total = AdaptiveCrossEntropy(3, alpha=0.2, weight=weight, reduction="sum")(logits, target)
+    torch.testing.assert_close(total, per_sample.sum())
+    mean = AdaptiveCrossEntropy(3, alpha=0.2, weight=weight)(logits, target)
+    torch.testing.assert_close(mean, per_sample.mean())
+
+
+def test_adaptive_importance_is_a_buffer_that_follows_state_dict():
+    loss = AdaptiveCrossEntropy(2, alpha=1.0)
+    loss(torch.tensor([[3.0, 0.0]]), torch.tensor([1]))
+    assert "importance" in loss.state_dict()
+    fresh = AdaptiveCrossEntropy(2)
+    fresh.load_state_dict(loss.state_dict())
+    torch.testing.assert_close(fresh.importance, torch.tensor([1.0, 1.0]))
+
+
+# ---------------------------------------------------------------- focal
+def test_focal_gamma_zero_is_cross_entropy():
+    g = torch.Generator().manual_seed(4)
+    logits, target = random_batch(g, 64, 5)
+    torch.testing.assert_close(FocalLoss(gamma=0.0)(logits, target), F.cross_entropy(logits, target))
+
+
+@pytest.mark.parametrize("gamma", [0.5, 1.0, 2.0, 5.0])
+def test_focal_matches_formula(gamma):
+    g = torch.Generator().manual_seed(5)
+    logits, target = random_batch(g, 64, 4)
+    p_t = torch.softmax(logits.double(), 1).gather(1, target[:, None]).squeeze(1)
+    expected = (-(1 - p_t) ** gamma * torch.log(p_t)).float()
+    got = FocalLoss(gamma=gamma, reduction="none")(logits, target)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_focal_weight_is_alpha_t():
+    g = torch.Generator().manual_seed(6)
+    logits, target = random_batch(g, 32, 2)
+    weight = torch.tensor([0.25, 0.75])
+    plain = FocalLoss(reduction="none")(logits, target)
+    torch.testing.assert_close(FocalLoss(weight=weight, reduction="none")(logits, target),
+                               plain * weight[target])
+
+
+def test_focal_continuous_in_gamma_near_zero():
+    g = torch.Generator().manual_seed(7)
+    logits, target = random_batch(g, 32, 3)
+    torch.testing.assert_close(FocalLoss(gamma=1e-7)(logits, target),
+                               FocalLoss(gamma=0.0)(logits, target), rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- margin
+def test_margin_zero_loss_and_gradient_on_confident_right_answers():
+    logits = torch.tensor([[0.0, 4.0], [4.0, 0.0]], requires_grad=True)  # q ~ 0.98, 0.02
+    target = torch.tensor([1, 0])
+    loss = MarginCrossEntropy(margin=0.6)(logits, target)
+    loss.backward()
+    assert loss.item() == 0.0
+    assert torch.count_nonzero(logits.grad) == 0
+
+
+def test_margin_is_cross_entropy_inside_the_band_and_on_mistakes():
+    logits = torch.tensor([[0.0, 0.2], [0.2, 0.0], [3.0, 0.0], [0.0, 3.0]])
+    target = torch.tensor([1, 0, 1, 0])  # two uncertain, two confidently wrong
+    torch.testing.assert_close(
+        MarginCrossEntropy(margin=0.6, reduction="none")(logits, target),
+        F.cross_entropy(logits, target, reduction="none"),
+    )
+
+
+def test_margin_boundary_weight_is_one_half():
+    logits = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    q = torch.softmax(logits, 1)[:, 1]  # 0.73 and 0.27, both exact in float64
+    ce = F.cross_entropy(logits, torch.tensor([1, 0]), reduction="none")
+    # positive sample with q = m exactly
+    pos = MarginCrossEntropy(margin=float(q[0]), reduction="none")(logits[:1], torch.tensor([1]))
+    torch.testing.assert_close(pos, 0.5 * ce[:1])
+    # negative sample with q = 1 - m exactly
+    neg = MarginCrossEntropy(margin=1 - float(q[1]), reduction="none")(logits[1:], torch.tensor([0]))
+    torch.testing.assert_close(neg, 0.5 * ce[1:])
+
+
+def test_margin_rejects_multiclass_logits():
+    with pytest.raises(ValueError, match="binary only"):
+        MarginCrossEntropy()(torch.zeros(4, 3), torch.zeros(4, dtype=torch.long))
+
+
+# ---------------------------------------------------------------- construction
+@pytest.mark.parametrize(
+    "factory, match",
+    [
+        (lambda: AdaptiveCrossEntropy(3, alpha=0.0), "alpha"),
+        (lambda: AdaptiveCrossEntropy(3, alpha=1.5), "alpha"),
+        (lambda: AdaptiveCrossEntropy(1), "num_classes"),
+        (lambda: FocalLoss(gamma=-1), "gamma"),
+        (lambda: MarginCrossEntropy(margin=0.5), "margin"),
+        (lambda: MarginCrossEntropy(margin=1.0), "margin"),
+        (lambda: FocalLoss(reduction="avg"), "reduction"),
+        (lambda: FocalLoss(weight=[1.0, -1.0]), "non-negative"),
+    ],
+)
+def test_bad_parameters_raise_value_errors(factory, match):
+    with pytest.raises(ValueError, match=match):
+        factory()
+
+
+def test_shape_errors_are_clear():
+    with pytest.raises(ValueError, match=r"shape \(N, C\)"):
+        FocalLoss()(torch.zeros(4), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="target must have shape"):
+        FocalLoss()(torch.zeros(4, 2), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="num_classes=3"):
+        AdaptiveCrossEntropy(3)(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="weight has 3 values"):
+        FocalLoss(weight=[1.0, 1.0, 1.0])(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long))
+
+
+# ---------------------------------------------------------------- stability
+CRITERIA = {
+    "adaptive": lambda c: AdaptiveCrossEntropy(c, alpha=0.1),
+    "focal": lambda c: FocalLoss(gamma=2.0),
+    "focal-half": lambda c: FocalLoss(gamma=0.5),
+    "margin": lambda c: MarginCrossEntropy(margin=0.7),
+}
+
+
+@pytest.mark.parametrize("name", CRITERIA)
+def test_finite_loss_and_gradient_at_logits_of_1e4(name):
+    c = 2
+    logits = torch.tensor([[1e4, -1e4], [-1e4, 1e4], [1e4, -1e4], [0.0, 1e4]],
+                          requires_grad=True)
+    target = torch.tensor([0, 0, 1, 1])  # right, wrong, wrong, right
+    loss = CRITERIA[name](c)(logits, target)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.isfinite(logits.grad).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 20),
+    c=st.integers(2, 6),
+    scale=st.sampled_from([1e-3, 1.0, 30.0, 1e4]),
+    gamma=st.floats(0.0, 5.0),
+    seed=st.integers(0, 2**16),
+)
+def test_property_focal_finite_and_bounded_by_ce(n, c, scale, gamma, seed):
+    g = torch.Generator().manual_seed(seed)
+    logits, target = random_batch(g, n, c, scale=scale)
+    logits.requires_grad_(True)
+    focal = FocalLoss(gamma=gamma, reduction="none")(logits, target)
+    ce = F.cross_entropy(logits, target, reduction="none")
+    focal.sum().backward()
+    assert torch.isfinite(focal).all() and torch.isfinite(logits.grad).all()
+    # (1 - p_t)^gamma <= 1, so focal never exceeds cross entropy
+    assert (focal <= ce * (1 + 1e-5) + 1e-6).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 20),
+    c=st.integers(2, 6),
+    alpha=st.floats(1e-3, 1.0),
+    scale=st.sampled_from([1e-3, 1.0, 1e4]),
+    seed=st.integers(0, 2**16),
+)
+def test_property_adaptive_matches_reference_and_stays_in_unit_interval(n, c, alpha, scale, seed):
+    g = torch.Generator().manual_seed(seed)
+    ours, ref = AdaptiveCrossEntropy(c, alpha=alpha), WeightedLoss(c, alpha=alpha)
+    for _ in range(3):
+        logits, target = random_batch(g, n, c, scale=scale)
+        value = ours(logits, target)
+        torch.testing.assert_close(value, ref(logits, target))
+        assert math.isfinite(value.item())
+    torch.testing.assert_close(ours.importance, ref.importance)
+    assert ((ours.importance >= 0) & (ours.importance <= 1)).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 20),
+    margin=st.floats(0.51, 0.99),
+    scale=st.sampled_from([1e-2, 1.0, 1e4]),
+    seed=st.integers(0, 2**16),
+)
+def test_property_margin_is_gated_cross_entropy(n, margin, scale, seed):
+    g = torch.Generator().manual_seed(seed)
+    logits, target = random_batch(g, n, 2, scale=scale)
+    got = MarginCrossEntropy(margin=margin, reduction="none")(logits, target)
+    ce = F.cross_entropy(logits, target, reduction="none")
+    q = torch.softmax(logits, 1)[:, 1]
+    confident_right = torch.where(target == 1, q > margin, q < 1 - margin)
+    assert torch.isfinite(got).all()
+    assert (got[confident_right] == 0).all()
+    uncertain = torch.where(target == 1, q < margin, q > 1 - margin)
+    torch.testing.assert_close(got[uncertain], ce[uncertain])

@@ -1,0 +1,177 @@
+"""Bad input gets a clear ValueError/TypeError naming the problem, never a torch traceback."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+
+from sk_imbaloss import ImbalancedNeuralClassifier, TrainingDivergedError
+
+FAST = dict(max_epochs=2, random_state=0)
+
+
+@pytest.fixture
+def data(binary_data):
+    return binary_data
+
+
+@pytest.mark.parametrize(
+    "make_X, match",
+    [
+        (lambda X: np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X), "NaN"),
+        (lambda X: np.where(np.arange(X.size).reshape(X.shape) == 5, np.inf, X), "infinity"),
+        (lambda X: X[:, 0], "Expected 2D array"),
+        (lambda X: X[None], "dim 3"),
+        (lambda X: X[:0], "0 sample"),
+    ],
+    ids=["nan", "inf", "1d", "3d", "zero-rows"],
+)
+def test_bad_X_at_fit(data, make_X, match):
+    X, y = data
+    bad = make_X(X)
+    yy = y[: len(bad)] if bad.ndim == 2 else y
+    with pytest.raises(ValueError, match=match):
+        ImbalancedNeuralClassifier(**FAST).fit(bad, yy)
+
+
+def test_non_numeric_columns_are_named(data):
+    X, y = data
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
+    frame["color"] = np.where(y == 1, "red", "blue")
+    with pytest.raises(ValueError, match=r"non-numeric columns \['color'\]"):
+        ImbalancedNeuralClassifier(**FAST).fit(frame, y)
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        ImbalancedNeuralClassifier(**FAST).fit(frame.to_numpy(), y)
+
+
+def test_one_class(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="one class"):
+        ImbalancedNeuralClassifier(**FAST).fit(X, np.zeros(len(X)))
+
+
+def test_continuous_y(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="Unknown label type"):
+        ImbalancedNeuralClassifier(**FAST).fit(X, np.linspace(0, 1, len(X)))
+
+
+def test_missing_y(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="requires y"):
+        ImbalancedNeuralClassifier(**FAST).fit(X, None)
+
+
+def test_length_mismatch(data):
+    X, y = data
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        ImbalancedNeuralClassifier(**FAST).fit(X, y[:-1])
+
+
+def test_wrong_feature_count_at_predict(data):
+    X, y = data
+    clf = ImbalancedNeuralClassifier(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(X[:, :-1])
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict_proba(np.full_like(X, np.nan))
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "score"])
+def test_predict_before_fit(data, method):
+    X, y = data
+    args = (X, y) if method == "score" else (X,)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        getattr(ImbalancedNeuralClassifier(), method)(*args)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(criterion="hinge"), "'criterion' parameter"),
+        (dict(alpha=0.0), "'alpha' parameter"),
+        (dict(alpha=1.5), "'alpha' parameter"),
+        (dict(gamma=-0.5), "'gamma' parameter"),
+        (dict(margin=0.5), "'margin' parameter"),
+        (dict(margin=1.0), "'margin' parameter"),
+        (dict(class_weight="auto"), "'class_weight' parameter"),
+        (dict(lr=0), "'lr' parameter"),
+        (dict(max_epochs=0), "'max_epochs' parameter"),
+        (dict(batch_size=0), "'batch_size' parameter"),
+        (dict(dropout=1.0), "'dropout' parameter"),
+        (dict(hidden_units=(64, -1)), "'hidden_units' parameter"),
+        (dict(hidden_units=16), "'hidden_units' parameter"),
+        (dict(early_stopping=True, scoring="nope"), "'nope' is not a valid scoring"),
+        (dict(device="gpu0"), "not a valid torch device"),
+        (dict(criterion="focal", criterion__reduction="sum"), "criterion__reduction only apply"),
+    ],
+)
+def test_bad_hyperparameters_fail_at_fit_with_their_name(data, params, match):
+    X, y = data
+    clf = ImbalancedNeuralClassifier(**params)  # __init__ only stores
+    with pytest.raises((ValueError, TypeError), match=match):
+        clf.fit(X, y)
+
+
+def test_margin_with_three_classes(multiclass_data):
+    X, y = multiclass_data
+    with pytest.raises(ValueError, match="binary only.*3 classes"):
+        ImbalancedNeuralClassifier(criterion="margin", **FAST).fit(X, y)
+
+
+def test_cuda_without_cuda_is_a_clear_error(data):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    X, y = data
+    for device in ["cuda", "cuda:1"]:
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            ImbalancedNeuralClassifier(device=device, **FAST).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "weights, match",
+    [
+        (lambda n: -np.ones(n), "Negative values"),
+        (lambda n: np.ones(n - 1), r"sample_weight.shape == \(299,\)"),
+        (lambda n: np.r_[np.nan, np.ones(n - 1)], "NaN"),
+        (lambda n: np.ones((n, 2)), "1D array or scalar"),
+    ],
+    ids=["negative", "mis-sized", "nan", "2d"],
+)
+def test_bad_sample_weight(data, weights, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        ImbalancedNeuralClassifier(**FAST).fit(X, y, sample_weight=weights(len(y)))
+
+
+def test_sample_weight_with_a_scalar_criterion(data):
+    X, y = data
+    clf = ImbalancedNeuralClassifier(criterion=torch.nn.CrossEntropyLoss, **FAST)
+    with pytest.raises(ValueError, match="reduction='none'"):
+        clf.fit(X, y, sample_weight=np.ones(len(y)))
+
+
+def test_diverging_training_stops_with_an_error_and_no_model(data):
+    X, y = data
+    clf = ImbalancedNeuralClassifier(criterion="ce", lr=1e30, optimizer=torch.optim.SGD,
+                                     max_epochs=20, random_state=0)
+    with pytest.raises(TrainingDivergedError, match="training loss became (nan|inf) in epoch"):
+        clf.fit(X * 1e6, y)
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+
+
+def test_early_stopping_needs_two_samples_per_class(data):
+    X, y = data
+    y = y.copy()
+    y[:] = 0
+    y[:5] = 1
+    y[5] = 2  # a class with one sample cannot be split
+    with pytest.raises(ValueError, match="class 2 has 1"):
+        ImbalancedNeuralClassifier(early_stopping=True, **FAST).fit(X, y)
+
+
+def test_default_module_needs_data():
+    with pytest.raises(NotFittedError, match="sized from the training data"):
+        ImbalancedNeuralClassifier().initialize()
