@@ -19,18 +19,23 @@ __all__ = ["ArrayDataset", "TensorBatches"]
 class ArrayDataset(Dataset):
     """Features, encoded targets and optional sample weights held as tensors.
 
-    ``X`` and ``y`` stay available as NumPy arrays (sharing memory with the tensors on
-    CPU) because skorch's scoring callbacks read them through ``data_from_dataset``.
+    A batch is ``(X, y)``; with sample weights its ``X`` is the mapping
+    ``{"X": X, "sample_weight": w}``, which the classifier unpacks before the module
+    sees it. Keeping the weights beside the inputs leaves ``y`` a plain tensor, as
+    skorch's scoring callbacks expect.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), float32
     y : ndarray of shape (n_samples,), int64, or None
+        Targets encoded as indices into ``classes_``.
     sample_weight : ndarray of shape (n_samples,), float32, or None
     device : str or torch.device
     """
 
     def __init__(self, X, y=None, sample_weight=None, device="cpu"):
+        # NumPy copies stay for skorch's ``data_from_dataset``; on CPU the tensors
+        # share their memory.
         self.X = X
         self.y = y
         self.sample_weight = sample_weight
@@ -42,33 +47,31 @@ class ArrayDataset(Dataset):
     def __len__(self):
         return self.X.shape[0]
 
-    def _target(self, index):
-        if self.y_t is None:
-            return None
-        if self.w_t is None:
-            return self.y_t[index]
-        return self.y_t[index], self.w_t[index]
+    def _pack(self, X, index):
+        if self.w_t is not None:
+            X = {"X": X, "sample_weight": self.w_t[index]}
+        # The placeholder target lets a DataLoader collate unlabelled data.
+        y = torch.zeros(X.shape[0] if torch.is_tensor(X) else ()) if self.y_t is None else self.y_t[index]
+        return X, y
 
     def __getitem__(self, index):
-        # Per-sample access for a DataLoader, should a user configure one; the
-        # placeholder target lets the default collate run on unlabelled data.
-        target = self._target(index)
-        return self.X_t[index], torch.zeros(()) if target is None else target
-
-    def subset(self, indices):
-        """A new ``ArrayDataset`` holding the rows ``indices``."""
-        indices = np.asarray(indices)
-        return ArrayDataset(
-            self.X[indices],
-            None if self.y is None else self.y[indices],
-            None if self.sample_weight is None else self.sample_weight[indices],
-            device=self.device,
-        )
+        # Per-sample access, for a DataLoader a user configures.
+        return self._pack(self.X_t[index], index)
 
     def batch(self, index):
         """Rows ``index`` (a slice or a long tensor) as a skorch batch ``(X, y)``."""
         X = self.X_t[index] if isinstance(index, slice) else self.X_t.index_select(0, index)
-        return X, self._target(index)
+        return self._pack(X, index)
+
+    def subset(self, indices):
+        """A new ``ArrayDataset`` holding the rows ``indices``."""
+        indices = np.asarray(indices)
+
+        def take(array):
+            return None if array is None else array[indices]
+
+        return ArrayDataset(take(self.X), take(self.y), take(self.sample_weight),
+                            device=self.device)
 
 
 def as_array_dataset(dataset):

@@ -1,6 +1,7 @@
 """``ImbalancedNeuralClassifier``: a skorch classifier trained with an imbalance-aware loss."""
 
 import math
+from collections.abc import Mapping
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -14,8 +15,9 @@ from skorch.callbacks import (
     PassthroughScoring,
     PrintLog,
 )
-from skorch.dataset import get_len
+from skorch.dataset import Dataset
 from skorch.utils import is_dataset, to_tensor
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
@@ -33,7 +35,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 from torch.utils.data import DataLoader
 
 from ._batching import ArrayDataset, TensorBatches, as_array_dataset
-from .callbacks import ImportanceHistory
+from .callbacks import ImportanceHistory, LabelScorer
 from .losses import AdaptiveCrossEntropy, FocalLoss, MarginCrossEntropy
 from .modules import MLP
 
@@ -45,20 +47,6 @@ CRITERIA = ("adaptive", "focal", "margin", "ce")
 
 class TrainingDivergedError(FloatingPointError):
     """The training loss became NaN or infinite; the fit was abandoned."""
-
-
-class _LabelScorer:
-    """A scikit-learn scorer applied to the validation split during training.
-
-    skorch hands scoring callbacks the encoded targets (0..C-1) while ``predict``
-    returns the user's labels; decoding first lets any scorer name work unchanged.
-    """
-
-    def __init__(self, scoring):
-        self.scoring = scoring
-
-    def __call__(self, net, X, y):
-        return get_scorer(self.scoring)(net, X, net.classes_[np.asarray(y)])
 
 
 def _check_hidden_units(hidden_units):
@@ -153,6 +141,13 @@ class ImbalancedNeuralClassifier(NeuralNetClassifier):
         ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
     verbose : int, default=0
         ``1`` prints skorch's per-epoch table.
+    callbacks, warm_start, classes, train_split, iterator_train, iterator_valid, \
+dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
+        As in :class:`skorch.NeuralNetClassifier`. ``train_split`` defaults to no
+        split (use ``early_stopping`` for a stratified one); in-memory arrays bypass
+        ``dataset`` and the default ``DataLoader`` for speed, and any other Dataset or
+        iterator goes through skorch's own path. ``predict_nonlinearity='auto'``
+        means softmax.
     **kwargs
         Any other :class:`skorch.NeuralNet` parameter (``callbacks``, ``warm_start``,
         ``optimizer__weight_decay``, ``module__*``, ``criterion__*``, ...).
@@ -227,7 +222,17 @@ class ImbalancedNeuralClassifier(NeuralNetClassifier):
         random_state=None,
         device="cpu",
         verbose=0,
+        callbacks=None,
+        warm_start=False,
+        classes=None,
         train_split=None,
+        iterator_train=DataLoader,
+        iterator_valid=DataLoader,
+        dataset=Dataset,
+        predict_nonlinearity="auto",
+        compile=False,
+        use_caching="auto",
+        torch_load_kwargs=None,
         **kwargs,
     ):
         super().__init__(
@@ -239,7 +244,17 @@ class ImbalancedNeuralClassifier(NeuralNetClassifier):
             batch_size=batch_size,
             device=device,
             verbose=verbose,
+            callbacks=callbacks,
+            warm_start=warm_start,
+            classes=classes,
             train_split=train_split,
+            iterator_train=iterator_train,
+            iterator_valid=iterator_valid,
+            dataset=dataset,
+            predict_nonlinearity=predict_nonlinearity,
+            compile=compile,
+            use_caching=use_caching,
+            torch_load_kwargs=torch_load_kwargs,
             **kwargs,
         )
         self.alpha = alpha
@@ -295,7 +310,7 @@ class ImbalancedNeuralClassifier(NeuralNetClassifier):
             # before print_log, so that the epoch's line shows the score
             callbacks[-1:-1] = [
                 ("valid_score", EpochScoring(
-                    _LabelScorer(self.scoring), name="valid_score", lower_is_better=False
+                    LabelScorer(self.scoring), name="valid_score", lower_is_better=False
                 )),
                 ("early_stopping", EarlyStopping(
                     monitor="valid_score",
@@ -456,10 +471,15 @@ class ImbalancedNeuralClassifier(NeuralNetClassifier):
         return dataset.subset(idx_train), dataset.subset(idx_valid)
 
     # ------------------------------------------------------------------ training
+    def infer(self, x, **fit_params):
+        if isinstance(x, Mapping) and "sample_weight" in x:
+            x = x["X"]  # the weights are for the loss, not the module
+        return super().infer(x, **fit_params)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         weights = None
-        if isinstance(y_true, (tuple, list)):
-            y_true, weights = y_true
+        if isinstance(X, Mapping) and "sample_weight" in X:
+            weights = X["sample_weight"]
         y_true = to_tensor(y_true, device=self.device)
         loss = self.criterion_(y_pred, y_true)
         if loss.dim() == 0:
@@ -487,7 +507,7 @@ class ImbalancedNeuralClassifier(NeuralNetClassifier):
             loss = step["loss"].detach()
             losses.append(loss)
             self.history.record_batch(prefix + "_loss", loss)
-            self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
+            self.history.record_batch(prefix + "_batch_size", len(batch[1]))
             self.notify("on_batch_end", batch=batch, training=training, **step)
         values = torch.stack(losses).tolist() if losses else []
         for entry, value in zip(batches[first:], values):
@@ -632,6 +652,10 @@ class ImbalancedNeuralClassifier(NeuralNetClassifier):
         if not isinstance(getattr(criterion, "importance", None), torch.Tensor):
             raise AttributeError("importance_ exists only after a fit with criterion='adaptive'.")
         return criterion.importance.detach().cpu().numpy().copy()
+
+    # scikit-learn's repr (changed parameters only) reads better inside Pipelines and
+    # search results than skorch's module dump; the fitted module is in ``module_``.
+    __repr__ = BaseEstimator.__repr__
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

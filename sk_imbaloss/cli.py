@@ -170,6 +170,8 @@ def _compare(args):
         _error(str(exc))
         return 1
     except (OSError, TimeoutError) as exc:
+        if not args.scheduler:
+            raise
         # distributed raises these when the scheduler cannot be reached.
         _error(f"cannot run on the scheduler {args.scheduler}: {exc}")
         return 1

@@ -8,7 +8,7 @@ data sets and returns one row of test-fold scores per (data set, method, repeat,
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
-from functools import partial
+from functools import cache, partial
 
 import numpy as np
 import pandas as pd
@@ -209,7 +209,8 @@ def resolve_methods(names):
 # ---------------------------------------------------------------------- data checks
 def _minority_label(y):
     labels, counts = np.unique(y, return_counts=True)
-    return labels[np.argmin(counts)], int(counts.min()), len(labels)
+    # ``item`` turns numpy scalars into Python ones, for readable messages.
+    return np.asarray(labels[np.argmin(counts)]).item(), int(counts.min()), len(labels)
 
 
 def check_dataset(name, X, y, folds):
@@ -239,7 +240,7 @@ def check_dataset(name, X, y, folds):
         raise ValueError(
             f"Data set {name!r}: the minority class {label!r} has {n_minority} "
             f"sample(s), but {folds}-fold stratified cross-validation needs at least "
-            f"{folds} (one per test fold); lower --folds or add minority samples."
+            f"{folds} (one per test fold); use fewer folds."
         )
 
 
@@ -249,8 +250,21 @@ def _job_seed(seed, split_index):
 
     ``SeedSequence`` mixes the two into well-separated streams, and no global RNG
     state is read, so a job computes the same numbers in any process and any order.
+    The shift keeps it below 2**31, valid for numpy, sklearn and torch alike.
     """
     return int(np.random.SeedSequence([seed, split_index]).generate_state(1)[0] >> 1)
+
+
+@cache
+def _warm_up():
+    """Fit a tiny net once per process, before any fit is timed.
+
+    The first fit in a process pays torch's lazy imports (over a second, in the
+    optimizer's constructor); without this, ``fit_seconds`` would charge them to
+    whichever method happens to run first in each worker.
+    """
+    X = np.linspace(-1, 1, 16, dtype=np.float32).reshape(8, 2)
+    ImbalancedNeuralClassifier(max_epochs=1, random_state=0).fit(X, np.arange(8) % 2)
 
 
 @contextmanager
@@ -300,6 +314,7 @@ def _run_job(key, factory, X, y, train, test, seed, max_epochs, minority):
         with _single_threaded(), warnings.catch_warnings():
             # Degenerate folds (no predicted positives) are scored, not warned about.
             warnings.filterwarnings("ignore", module="sklearn.metrics")
+            _warm_up()
             model = factory(seed, max_epochs)
             start = time.perf_counter()
             model.fit(X[train], y[train])

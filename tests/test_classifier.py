@@ -11,6 +11,7 @@ from sklearn.metrics import balanced_accuracy_score
 from torch import nn
 
 from sk_imbaloss import ImbalancedNeuralClassifier, MLP
+from sk_imbaloss.callbacks import LabelScorer
 from sk_imbaloss.losses import AdaptiveCrossEntropy, FocalLoss, MarginCrossEntropy
 
 FAST = dict(max_epochs=5, random_state=0)
@@ -193,7 +194,7 @@ def test_sample_weight_scales_each_sample_loss(binary_data):
     target = torch.from_numpy(y[:5])
     w = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0])
     clf.criterion_.train()
-    got = clf.get_loss(logits, (target, w))
+    got = clf.get_loss(logits, target, X={"X": Xt, "sample_weight": w})
     expected = (torch.nn.functional.cross_entropy(logits, target, reduction="none") * w).mean()
     torch.testing.assert_close(got, expected)
 
@@ -240,6 +241,13 @@ def test_adaptive_importance_not_updated_by_prediction(binary_data):
     np.testing.assert_array_equal(clf.importance_, before)
 
 
+def test_early_stopping_with_sample_weight(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(early_stopping=True, max_epochs=3, random_state=0)
+    clf.fit(X, y, sample_weight=np.where(y == 1, 5.0, 1.0))
+    assert len(clf.history[:, "valid_score"]) == 3
+
+
 def test_early_stopping_uses_a_stratified_split_and_restores_the_best_epoch(binary_data):
     X, y = binary_data
     clf = ImbalancedNeuralClassifier(early_stopping=True, n_iter_no_change=3, max_epochs=200,
@@ -247,11 +255,17 @@ def test_early_stopping_uses_a_stratified_split_and_restores_the_best_epoch(bina
     clf.fit(X, y)
     scores = clf.history[:, "valid_score"]
     assert len(clf.history) < 200
-    assert max(scores) == scores[int(np.argmax(scores))]
     assert "valid_loss" in clf.history[-1]
-    # the restored weights reproduce the best validation score
-    best = max(scores)
-    assert best > 0.5
+    assert max(scores) > 0.5
+    # the weights in use are those of the best epoch, not the last
+    stopper = dict(clf.callbacks_)["early_stopping"]
+    assert stopper.best_epoch_ == int(np.argmax(scores)) + 1 < len(clf.history)
+    for name, value in clf.module_.state_dict().items():
+        torch.testing.assert_close(value, stopper.best_model_weights_[name])
+    with_labels = ImbalancedNeuralClassifier(early_stopping=True, n_iter_no_change=3,
+                                             max_epochs=200, scoring="f1_macro", criterion="ce",
+                                             class_weight="balanced", random_state=0)
+    assert max(with_labels.fit(X, np.array(["a", "b"])[y]).history[:, "valid_score"]) > 0.5
 
 
 def test_partial_fit_continues_training(binary_data):
@@ -301,8 +315,11 @@ def test_callbacks_and_history_still_work(binary_data):
     from skorch.callbacks import Checkpoint, EpochScoring
 
     X, y = binary_data
-    scoring = EpochScoring("accuracy", on_train=True, name="train_acc_cb", lower_is_better=False)
-    clf = ImbalancedNeuralClassifier(callbacks=[("cb", scoring)], **FAST).fit(X, y)
+    labels = np.array(["no", "yes"])[y]
+    scoring = EpochScoring(LabelScorer("accuracy"), on_train=True, name="train_acc_cb",
+                           lower_is_better=False)
+    clf = ImbalancedNeuralClassifier(callbacks=[("cb", scoring)], **FAST).fit(X, labels)
+    assert clf.history[-1, "train_acc_cb"] > 0.85
     assert len(clf.history[:, "train_loss"]) == 5
     assert all(np.isfinite(clf.history[:, "train_loss"]))
     assert isinstance(clf.history[-1, "batches", -1, "train_loss"], float)

@@ -1,0 +1,100 @@
+"""``sk-imbaloss compare`` end to end, on the KEEL files beside the repository."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sk_imbaloss.cli import main
+
+KEEL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imbalanced"
+FAST = ["--max-epochs", "3", "--folds", "2", "--repeats", "1", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def keel():
+    """``keel(name)``: the path of a KEEL file, or skip when the folder is absent."""
+    if not KEEL_DIR.is_dir():
+        pytest.skip(f"KEEL data folder not found at {KEEL_DIR} (../shared/data/imbalanced "
+                    "seen from the repository root)")
+    return lambda name: KEEL_DIR / f"{name}.csv.gz"
+
+
+def test_compare_two_keel_files(keel, tmp_path, capsys):
+    out = tmp_path / "out"
+    status = main(["compare", str(keel("glass2")), str(keel("ecoli1")),
+                   "--methods", "logreg-balanced", "ce-balanced", "smote",
+                   "--out", str(out), *FAST])
+    stdout = capsys.readouterr().out
+    assert status == 0
+    assert "glass2: 214 rows, 9 features, 17 minority" in stdout
+    assert "ecoli1: 336 rows, 7 features, 77 minority" in stdout
+    assert "G-mean" in stdout and "logreg-balanced" in stdout
+    assert "Average rank over 2 data sets" in stdout
+    assert str(out / "summary.md") in stdout and str(out / "results.csv") in stdout
+    results = pd.read_csv(out / "results.csv")
+    assert results["dataset"].unique().tolist() == ["glass2", "ecoli1"]
+    assert results["method"].unique().tolist() == ["logreg-balanced", "ce-balanced", "smote"]
+    assert len(results) == 2 * 3 * 2 and results["error"].isna().all()
+    assert (out / "box_g_mean.png").exists()
+
+
+def test_bad_file_is_reported_and_the_others_run(keel, tmp_path, capsys):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(keel("glass2"), folder / "glass2.csv.gz")
+    (folder / "broken.csv").write_text("a,b,target\n1,x,0\n2,y,1\n")
+    missing = tmp_path / "missing.csv"
+    status = main(["compare", str(folder), str(missing), "--methods", "logreg-balanced",
+                   "--out", str(tmp_path / "out"), *FAST])
+    captured = capsys.readouterr()
+    assert status == 0
+    assert "broken.csv: non-numeric feature columns ['b']" in captured.err
+    assert "missing.csv: no such file" in captured.err
+    assert "glass2:" in captured.out
+    results = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert results["dataset"].unique().tolist() == ["glass2"]
+
+
+def test_nothing_usable_exits_non_zero(keel, tmp_path, capsys):
+    # glass2 has 17 minority samples: too few for 18 folds
+    status = main(["compare", str(keel("glass2")), str(tmp_path / "missing.csv"),
+                   "--folds", "18", "--methods", "ce", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "Data set 'glass2': the minority class 1 has 17 sample(s)" in err
+    assert "nothing to run" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_default_data_without_arguments(tmp_path, capsys):
+    status = main(["compare", "--methods", "logreg-balanced", "ce",
+                   "--out", str(tmp_path), *FAST])
+    assert status == 0
+    assert "diabetes-top10: 442 rows, 10 features, 44 minority" in capsys.readouterr().out
+
+
+def test_unknown_method_lists_the_valid_ones(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "--methods", "ce", "nope"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'nope'" in err
+    assert "adaptive" in err and "hgb-balanced" in err and "all" in err
+
+
+def test_missing_distributed_is_reported(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    status = main(["compare", "--methods", "ce", "--scheduler", "tcp://127.0.0.1:1",
+                   "--out", str(tmp_path), *FAST])
+    assert status == 1
+    assert "pip install sk_imbaloss[distributed]" in capsys.readouterr().err
+
+
+def test_python_dash_m():
+    done = subprocess.run([sys.executable, "-m", "sk_imbaloss", "compare", "--help"],
+                          capture_output=True, text=True, check=True)
+    assert "--scheduler ADDRESS" in done.stdout and "--methods" in done.stdout

@@ -1,0 +1,184 @@
+"""The methods registry and run_comparison: scores, seeds, n_jobs, failures and Dask."""
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from imblearn.pipeline import Pipeline as ImbPipeline
+from sklearn.base import clone
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sk_imbaloss import ImbalancedNeuralClassifier
+from sk_imbaloss.compare import (
+    DEFAULT_METHODS,
+    METHODS,
+    METRICS,
+    check_dataset,
+    resolve_methods,
+    run_comparison,
+)
+from sk_imbaloss.datasets import as_dataset, load_default
+
+FAST = dict(folds=2, repeats=1, max_epochs=3, progress=False)
+# A net, a resampler, threshold tuning and a tree ensemble: every kind of method.
+SUBSET = ["adaptive", "smote", "ce-threshold", "hgb-balanced"]
+IDENTITY = ["dataset", "method", "repeat", "fold", "seed"]
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    return as_dataset(load_default())
+
+
+@pytest.fixture(scope="module")
+def baseline(diabetes):
+    """The subset, sequentially, with seed 0: what the other runs must reproduce."""
+    return run_comparison([diabetes], SUBSET, seed=0, n_jobs=1, **FAST)
+
+
+def _scores(results):
+    return results[IDENTITY + list(METRICS)]
+
+
+def test_method_names():
+    assert list(METHODS) == [
+        "adaptive", "focal", "margin", "ce", "ce-balanced",
+        "smote", "borderline-smote", "adasyn", "random-over", "random-under",
+        "smote-tomek", "ce-threshold", "logreg-balanced", "balanced-rf", "hgb-balanced",
+    ]
+    assert set(DEFAULT_METHODS) <= set(METHODS)
+    assert list(resolve_methods(["all"])) == list(METHODS)
+    with pytest.raises(ValueError, match="Unknown method 'nope'; choose from adaptive"):
+        resolve_methods(["nope"])
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_every_method_scales_first_and_is_seeded(name):
+    model = METHODS[name](7, 3)
+    assert isinstance(model, (Pipeline, ImbPipeline))
+    assert isinstance(model.steps[0][1], StandardScaler)
+    clone(model)  # a valid unfitted estimator
+    nets = [v for k, v in model.get_params().items()
+            if isinstance(v, ImbalancedNeuralClassifier)]
+    for net in nets:  # every net shares the defaults, the budget and the seed
+        assert (net.max_epochs, net.random_state) == (3, 7)
+        assert net.hidden_units == (64, 64)
+    params = model.get_params()
+    for key, value in params.items():
+        if key.endswith("random_state") and value is not None:
+            assert value == 7, key
+
+
+def test_loss_methods_use_their_criterion():
+    expected = {"adaptive": ("adaptive", None), "focal": ("focal", None),
+                "margin": ("margin", None), "ce": ("ce", None),
+                "ce-balanced": ("ce", "balanced")}
+    for name, (criterion, class_weight) in expected.items():
+        net = METHODS[name](0, 3).named_steps["net"]
+        assert (net.criterion, net.class_weight) == (criterion, class_weight)
+
+
+def test_all_methods_run_on_the_default_data(diabetes):
+    results = run_comparison([diabetes], ["all"], **FAST)
+    assert list(results.columns) == [*IDENTITY, *METRICS, "fit_seconds", "error"]
+    assert len(results) == len(METHODS) * 2
+    assert results["method"].unique().tolist() == list(METHODS)
+    assert results["error"].isna().all(), results["error"].dropna().tolist()
+    for metric in METRICS:
+        low = -1 if metric == "mcc" else 0
+        assert results[metric].between(low, 1).all(), metric
+    assert (results["fit_seconds"] > 0).all()
+    # threshold tuning changes decisions, never the probabilities
+    by_method = results.set_index(["method", "fold"])["roc_auc"]
+    assert np.allclose(by_method["ce-threshold"], by_method["ce"])
+
+
+def test_same_seed_same_results(diabetes, baseline):
+    again = run_comparison([diabetes], SUBSET, seed=0, **FAST)
+    pd.testing.assert_frame_equal(_scores(again), _scores(baseline))
+    other = run_comparison([diabetes], SUBSET, seed=1, **FAST)
+    assert not np.allclose(other["roc_auc"], baseline["roc_auc"])
+
+
+def test_results_do_not_depend_on_n_jobs(diabetes, baseline):
+    parallel = run_comparison([diabetes], SUBSET, seed=0, n_jobs=2, **FAST)
+    pd.testing.assert_frame_equal(_scores(parallel), _scores(baseline))
+
+
+def test_minority_too_small_is_named():
+    X = np.arange(40, dtype=float).reshape(20, 2)
+    y = np.array([0] * 17 + [1] * 3)
+    with pytest.raises(ValueError, match=r"Data set 'tiny': the minority class 1 has 3 "
+                                         r"sample\(s\), but 5-fold .* at least 5"):
+        run_comparison([("tiny", X, y)], ["ce"], folds=5, progress=False)
+    check_dataset("tiny", X, y, folds=3)  # enough for three folds
+
+
+def test_duplicate_names_are_refused(diabetes):
+    with pytest.raises(ValueError, match="unique"):
+        run_comparison([diabetes, diabetes], ["ce"], **FAST)
+
+
+def _broken(seed, max_epochs):
+    # A pipeline whose fit raises: C must be positive.
+    return Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(C=-1.0))])
+
+
+def test_failures_are_recorded_and_margin_skipped_on_multiclass():
+    X, y = load_iris(return_X_y=True)
+    keep = np.r_[0:100, 100:110]  # three classes, the last a minority of 10
+    methods = {"margin": METHODS["margin"], "logreg-balanced": METHODS["logreg-balanced"],
+               "broken": _broken}
+    results = run_comparison([("iris", X[keep], y[keep])], methods, **FAST)
+    errors = results.groupby("method", sort=False)["error"].first()
+    assert errors["margin"].startswith("skipped: margin is binary only and iris has 3 classes")
+    assert "InvalidParameterError" in errors["broken"] and "'C'" in errors["broken"]
+    assert pd.isna(errors["logreg-balanced"])
+    assert results.loc[results["method"] != "logreg-balanced", list(METRICS)].isna().all().all()
+    assert results.loc[results["method"] == "logreg-balanced", list(METRICS)].notna().all().all()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    # In-process workers on loopback TCP: a real scheduler address, started quickly.
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+        host="127.0.0.1", dashboard_address=None,
+    ) as local:
+        yield local
+
+
+def test_dask_scheduler_gives_the_local_results(diabetes, baseline, cluster):
+    remote = run_comparison([diabetes], SUBSET, seed=0, scheduler=cluster.scheduler_address,
+                            **FAST)
+    pd.testing.assert_frame_equal(_scores(remote), _scores(baseline))
+
+
+def test_grid_search_on_dask(diabetes, cluster):
+    from distributed import Client
+    from joblib import parallel_backend
+    from sklearn.model_selection import GridSearchCV
+
+    _, X, y = diabetes
+    grid = GridSearchCV(
+        ImbalancedNeuralClassifier(max_epochs=3, random_state=0),
+        {"criterion": ["ce", "focal"], "class_weight": [None, "balanced"]},
+        cv=2, scoring="balanced_accuracy",
+    )
+    with Client(cluster.scheduler_address), parallel_backend("dask"):
+        grid.fit(X, y)
+    local = clone(grid).set_params(n_jobs=1).fit(X, y)
+    assert grid.best_params_["class_weight"] == "balanced"
+    np.testing.assert_allclose(grid.cv_results_["mean_test_score"],
+                               local.cv_results_["mean_test_score"])
+
+
+def test_missing_distributed_says_what_to_install(diabetes, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ImportError, match=r"pip install sk_imbaloss\[distributed\]"):
+        run_comparison([diabetes], ["ce"], scheduler="tcp://127.0.0.1:1", **FAST)

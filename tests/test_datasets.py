@@ -1,0 +1,131 @@
+"""The default data set, CSV loading with its error messages, and folder expansion."""
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sk_imbaloss.datasets import (
+    DEFAULT_NAME,
+    as_dataset,
+    iter_data_paths,
+    load_csv,
+    load_default,
+)
+
+KEEL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imbalanced"
+
+
+def _keel_file(name):
+    path = KEEL_DIR / f"{name}.csv.gz"
+    if not path.exists():
+        pytest.skip(f"KEEL data folder not found at {KEEL_DIR} (it lies beside the repo)")
+    return path
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_load_default_is_the_top_decile_of_diabetes():
+    frame = load_default()
+    assert frame.attrs["name"] == DEFAULT_NAME == "diabetes-top10"
+    assert frame.shape == (442, 11)
+    assert frame.columns[-1] == "target"
+    counts = frame["target"].value_counts()
+    assert set(counts.index) == {0, 1}
+    assert counts[1] == 44  # the top 10 %, the minority
+    assert frame.drop(columns="target").dtypes.map(lambda d: d.kind == "f").all()
+
+
+def test_as_dataset_splits_features_and_target():
+    name, X, y = as_dataset(load_default())
+    assert name == "diabetes-top10"
+    assert X.shape == (442, 10) and X.dtype == np.float64
+    assert y.shape == (442,)
+
+
+def test_load_keel_csv_gz():
+    frame = load_csv(_keel_file("glass2"))
+    assert frame.attrs["name"] == "glass2"
+    assert frame.shape == (214, 10)
+    assert frame["target"].sum() == 17
+
+
+def test_load_csv_other_target_column(tmp_path):
+    path = _write(tmp_path / "small.csv", "a,b,label\n1,2.5,x\n3,4.0,y\n5,6.0,x\n")
+    frame = load_csv(path, target="label")
+    name, X, y = as_dataset(frame)
+    assert name == "small"
+    assert X.tolist() == [[1, 2.5], [3, 4.0], [5, 6.0]]
+    assert y.tolist() == ["x", "y", "x"]
+
+
+def test_gzip_is_read_from_the_name(tmp_path):
+    path = tmp_path / "packed.csv.gz"
+    with gzip.open(path, "wt") as f:
+        f.write("x0,target\n0.1,0\n0.2,1\n")
+    assert load_csv(path).attrs["name"] == "packed"
+
+
+def test_missing_file_is_named(tmp_path):
+    path = tmp_path / "nope.csv"
+    with pytest.raises(ValueError, match=r"nope\.csv: no such file"):
+        load_csv(path)
+
+
+def test_missing_target_lists_the_columns(tmp_path):
+    path = _write(tmp_path / "notarget.csv", "a,b,class\n1,2,0\n3,4,1\n")
+    with pytest.raises(ValueError) as info:
+        load_csv(path)
+    message = str(info.value)
+    assert "notarget.csv" in message and "'target'" in message
+    assert "['a', 'b', 'class']" in message
+
+
+def test_non_numeric_features_are_named(tmp_path):
+    path = _write(tmp_path / "text.csv", "a,colour,target\n1,red,0\n2,blue,1\n")
+    with pytest.raises(ValueError, match=r"text\.csv: non-numeric feature columns \['colour'\]"):
+        load_csv(path)
+
+
+def test_one_class_is_refused(tmp_path):
+    path = _write(tmp_path / "oneclass.csv", "a,target\n1,0\n2,0\n")
+    with pytest.raises(ValueError, match=r"oneclass\.csv: .*1 class"):
+        load_csv(path)
+
+
+def test_nan_features_are_named(tmp_path):
+    path = _write(tmp_path / "holes.csv", "a,b,target\n1,,0\n2,3,1\n")
+    with pytest.raises(ValueError, match=r"holes\.csv: missing values \(NaN\) .*\['b'\]"):
+        load_csv(path)
+
+
+def test_empty_file_is_named(tmp_path):
+    path = _write(tmp_path / "empty.csv", "")
+    with pytest.raises(ValueError, match=r"empty\.csv: cannot be read"):
+        load_csv(path)
+
+
+def test_iter_data_paths_expands_folders_sorted(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name in ["b.csv", "a.csv.gz", "c.txt", "A.CSV"]:
+        (folder / name).write_text("")
+    (folder / "sub.csv").mkdir()  # a folder named like a CSV is not a file
+    single = tmp_path / "missing.csv"
+    paths = list(iter_data_paths([single, str(folder)]))
+    assert paths == [single, folder / "A.CSV", folder / "a.csv.gz", folder / "b.csv"]
+
+
+def test_keel_folder_expands_to_its_files():
+    _keel_file("glass2")
+    paths = list(iter_data_paths([KEEL_DIR]))
+    assert KEEL_DIR / "glass2.csv.gz" in paths
+    assert all(p.name.endswith(".csv.gz") for p in paths)
+    assert paths == sorted(paths)
+    frames = [load_csv(p) for p in paths[:2]]
+    assert all(isinstance(f, pd.DataFrame) for f in frames)

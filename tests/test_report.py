@@ -1,0 +1,142 @@
+"""Summaries, ranks, the Friedman test and the written report."""
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import friedmanchisquare
+from sklearn.datasets import load_breast_cancer, load_wine
+
+from sk_imbaloss.compare import METRICS, run_comparison
+from sk_imbaloss.datasets import as_dataset, load_default
+from sk_imbaloss.report import (
+    HEADLINE_METRICS,
+    average_ranks,
+    friedman,
+    summarize,
+    write_report,
+)
+
+METHODS = ["logreg-balanced", "ce", "ce-balanced"]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _sklearn_datasets():
+    """Three real imbalanced binary data sets that ship with scikit-learn."""
+    cancer = load_breast_cancer()
+    wine = load_wine()
+    return [
+        as_dataset(load_default()),
+        # malignant (212 of 569) as the minority
+        ("breast-cancer", cancer.data, (cancer.target == 0).astype(int)),
+        # cultivar 3 (48 of 178) against the other two
+        ("wine-3", wine.data, (wine.target == 2).astype(int)),
+    ]
+
+
+@pytest.fixture(scope="module")
+def results():
+    return run_comparison(_sklearn_datasets(), METHODS, folds=2, repeats=1, max_epochs=3,
+                          progress=False)
+
+
+def _toy(scores):
+    """Results with one fold per (dataset, method) and the given g_mean values."""
+    rows = [dict(dataset=d, method=m, repeat=0, fold=0, g_mean=v)
+            for d, by_method in scores.items() for m, v in by_method.items()]
+    return pd.DataFrame(rows)
+
+
+def test_summarize_mean_and_std(results):
+    summary = summarize(results)
+    assert summary.index.names == ["dataset", "method"]
+    assert list(summary.index.get_level_values("dataset").unique()) == [
+        "diabetes-top10", "breast-cancer", "wine-3"]
+    assert list(summary.index.get_level_values("method").unique()) == METHODS
+    assert set(summary.columns.get_level_values(0)) == {*METRICS, "fit_seconds"}
+    one = results[(results.dataset == "wine-3") & (results.method == "ce")]["g_mean"]
+    assert summary.loc[("wine-3", "ce"), ("g_mean", "mean")] == pytest.approx(one.mean())
+    assert summary.loc[("wine-3", "ce"), ("g_mean", "std")] == pytest.approx(one.std())
+
+
+def test_average_ranks_best_first_ties_averaged_failures_last():
+    toy = _toy({
+        "d1": {"a": 0.9, "b": 0.5, "c": 0.5},       # ranks 1, 2.5, 2.5
+        "d2": {"a": 0.2, "b": 0.8, "c": np.nan},    # ranks 2, 1, 3 (c failed)
+    })
+    ranks = average_ranks(toy, "g_mean")
+    assert ranks.to_dict() == {"a": 1.5, "b": 1.75, "c": 2.75}
+    assert list(ranks.index) == ["a", "b", "c"]
+
+
+def test_friedman_matches_scipy_and_gives_posthoc(results):
+    test = friedman(results, "g_mean")
+    means = results.groupby(["dataset", "method"])["g_mean"].mean().unstack()
+    expected = friedmanchisquare(*means.to_numpy().T)
+    assert test.statistic == pytest.approx(expected.statistic)
+    assert test.pvalue == pytest.approx(expected.pvalue)
+    assert list(test.posthoc.index) == list(test.posthoc.columns) == METHODS
+    np.testing.assert_allclose(test.posthoc, test.posthoc.T)
+    assert ((test.posthoc >= 0) & (test.posthoc <= 1)).all().all()
+
+
+def test_friedman_needs_three_data_sets():
+    toy = _toy({"d1": {"a": 0.9, "b": 0.5, "c": 0.4}, "d2": {"a": 0.2, "b": 0.8, "c": 0.1}})
+    test = friedman(toy, "g_mean")
+    assert np.isnan(test.statistic) and test.posthoc is None
+    assert "at least 3 data sets" in test.reason and "2 data set(s)" in test.reason
+
+
+def test_write_report(results, tmp_path):
+    paths = write_report(results, tmp_path / "out")
+    names = {p.name for p in paths}
+    assert {"results.csv", "summary.md"} <= names
+    for metric in HEADLINE_METRICS:
+        assert {f"box_{metric}.png", f"cd_{metric}.png"} <= names
+    for path in paths:
+        assert path.parent == tmp_path / "out" and path.stat().st_size > 0
+        if path.suffix == ".png":
+            assert path.read_bytes()[:8] == PNG
+
+    reread = pd.read_csv(tmp_path / "out" / "results.csv")
+    pd.testing.assert_frame_equal(reread[list(METRICS)], results[list(METRICS)])
+
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    for heading in ["## G-mean", "## average precision", "## balanced accuracy",
+                    "## ROC-AUC", "## Average ranks", "## Statistical tests"]:
+        assert heading in summary
+    assert "| logreg-balanced | " in summary and " ± " in summary
+    assert summary.count("Friedman χ² = ") == len(HEADLINE_METRICS)
+    assert "Nemenyi post-hoc p-values" in summary
+    assert "](cd_g_mean.png)" in summary and "](box_roc_auc.png)" in summary
+
+
+def test_report_with_one_data_set_says_why_no_test(results, tmp_path):
+    one = results[results["dataset"] == "wine-3"]
+    paths = write_report(one, tmp_path)
+    assert not any(p.name.startswith("cd_") for p in paths)
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Not run: the Friedman test needs at least 3 data sets" in summary
+
+
+def test_failed_fits_are_listed(results, tmp_path):
+    failed = results.copy()
+    rows = (failed["dataset"] == "wine-3") & (failed["method"] == "ce")
+    failed.loc[rows, list(METRICS)] = np.nan
+    failed.loc[rows, "error"] = "ValueError: boom"
+    write_report(failed, tmp_path)
+    summary = (tmp_path / "summary.md").read_text()
+    assert "## Failed or skipped fits" in summary
+    assert "| wine-3 | ce | 2 | ValueError: boom |" in summary
+    assert average_ranks(failed, "g_mean")["ce"] >= 2  # last on wine-3
+
+
+def test_report_without_the_extras(results, tmp_path, monkeypatch):
+    for module in ["matplotlib", "matplotlib.figure", "scikit_posthocs"]:
+        monkeypatch.setitem(sys.modules, module, None)  # makes the import fail
+    paths = write_report(results, tmp_path)
+    assert [p.name for p in paths] == ["results.csv", "summary.md"]
+    summary = (tmp_path / "summary.md").read_text()
+    assert "pip install sk_imbaloss[report]" in summary
+    assert "Friedman χ² = " in summary  # scipy still runs the test itself
