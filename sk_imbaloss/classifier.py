@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import (
+    Callback,
     EarlyStopping,
     EpochScoring,
     EpochTimer,
@@ -301,7 +302,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
             ("importance", ImportanceHistory()),
-            ("print_log", PrintLog(keys_ignored=["importance"])),
+            ("print_log", _QuietPrintLog(keys_ignored=["importance"])),
         ]
 
     def get_default_callbacks(self):
@@ -434,6 +435,17 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         self.criterion_ = criterion
         return self
 
+    def initialize_optimizer(self, triggered_directly=None):
+        args, kwargs = self.get_params_for_optimizer("optimizer", self.get_all_learnable_params())
+        if self.optimizer in (torch.optim.Adam, torch.optim.AdamW) and not (
+            {"fused", "foreach"} & set(kwargs)
+        ):
+            # One fused kernel per parameter instead of a dozen small ops: on the small
+            # networks this library trains, the optimizer step is a third of a batch.
+            kwargs["fused"] = True
+        self.optimizer_ = self.optimizer(*args, **kwargs)
+        return self
+
     def get_iterator(self, dataset, training=False):
         fast = as_array_dataset(dataset)
         prefix = "iterator_train" if training else "iterator_valid"
@@ -471,16 +483,47 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         return dataset.subset(idx_train), dataset.subset(idx_valid)
 
     # ------------------------------------------------------------------ training
+    def initialize_callbacks(self):
+        super().initialize_callbacks()
+        self.listeners_ = {}
+        return self
+
+    def notify(self, method_name, **cb_kwargs):
+        # As skorch's, but only callbacks that override the hook are called: with the
+        # default set, most per-batch hooks have no listener at all.
+        getattr(self, method_name)(self, **cb_kwargs)
+        listeners = self.__dict__.get("listeners_")
+        if listeners is None:
+            listeners = self.listeners_ = {}
+        if method_name not in listeners:
+            listeners[method_name] = [
+                cb for _, cb in self.callbacks_
+                if getattr(type(cb), method_name, None) is not getattr(Callback, method_name)
+            ]
+        for cb in listeners[method_name]:
+            getattr(cb, method_name)(self, **cb_kwargs)
+
+    def _set_training(self, training=True):
+        # skorch walks every submodule on every batch; skip the walk when the
+        # modules and criteria are already in the requested mode.
+        components = [getattr(self, name + "_", None) for name in self._modules + self._criteria]
+        if all(not isinstance(c, torch.nn.Module) or c.training == training for c in components):
+            return
+        super()._set_training(training)
+
     def infer(self, x, **fit_params):
         if isinstance(x, Mapping) and "sample_weight" in x:
             x = x["X"]  # the weights are for the loss, not the module
+        if torch.is_tensor(x):  # our batches are already tensors on the device
+            return self.module_(x, **fit_params)
         return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         weights = None
         if isinstance(X, Mapping) and "sample_weight" in X:
             weights = X["sample_weight"]
-        y_true = to_tensor(y_true, device=self.device)
+        if not torch.is_tensor(y_true):
+            y_true = to_tensor(y_true, device=self.device)
         loss = self.criterion_(y_pred, y_true)
         if loss.dim() == 0:
             if weights is not None:
@@ -506,8 +549,9 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             step = step_fn(batch, **fit_params)
             loss = step["loss"].detach()
             losses.append(loss)
-            self.history.record_batch(prefix + "_loss", loss)
-            self.history.record_batch(prefix + "_batch_size", len(batch[1]))
+            entry = batches[-1]  # what history.record_batch writes to, without its lookups
+            entry[prefix + "_loss"] = loss
+            entry[prefix + "_batch_size"] = len(batch[1])
             self.notify("on_batch_end", batch=batch, training=training, **step)
         values = torch.stack(losses).tolist() if losses else []
         for entry, value in zip(batches[first:], values):
@@ -662,6 +706,14 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         tags.input_tags.allow_nan = False
         tags.classifier_tags.multi_class = self.criterion != "margin"
         return tags
+
+
+class _QuietPrintLog(PrintLog):
+    """skorch's ``PrintLog``, which skips building its table when nothing is printed."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if net.verbose:
+            super().on_epoch_end(net, **kwargs)
 
 
 def _silent(*args, **kwargs):

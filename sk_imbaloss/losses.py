@@ -15,6 +15,8 @@ The training step of each criterion launches no device-to-host synchronisation: 
 on the data) or ``.item()``.
 """
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -99,7 +101,10 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
     Classes absent from the batch keep their value. The loss is
     ``CE_i * importance[y_i]`` (times ``weight[y_i]`` when given), reduced over the
     batch. The update happens before the loss is computed, as in the original rule.
-    In evaluation mode (``criterion.eval()``) the importance does not move.
+    In evaluation mode (``criterion.eval()``) the importance does not move. A sample
+    counts as missed when another class has a strictly higher logit; on an exact tie
+    with the true class it counts as right (torch's ``argmax`` would pick the lower
+    index).
 
     Parameters
     ----------
@@ -129,30 +134,42 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
             raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}.")
         if not 0.0 < float(alpha) <= 1.0:
             raise ValueError(f"alpha must be in (0, 1], got {alpha!r}.")
+        if self.weight is not None and self.weight.shape[0] != num_classes:
+            raise ValueError(
+                f"weight has {self.weight.shape[0]} values but num_classes={num_classes}."
+            )
         self.num_classes = num_classes
         self.alpha = float(alpha)
         self.register_buffer("importance", torch.ones(num_classes))
 
     @torch.no_grad()
     def _update_importance(self, logits, target):
-        # scatter_add_ has a fixed output size, so unlike unique/bincount/masking it
-        # never waits for the device to report a data-dependent shape.
-        dtype = self.importance.dtype
-        missed = (logits.argmax(dim=1) != target).to(dtype)
-        counts = torch.zeros_like(self.importance).scatter_add_(
-            0, target, torch.ones_like(missed)
-        )
-        misses = torch.zeros_like(self.importance).scatter_add_(0, target, missed)
+        c = self.num_classes
+        # A sample is missed when another class has a strictly higher logit (argmax
+        # != target, with ties counted as right): amax is cheaper than argmax on CPU.
+        true_logit = logits.gather(1, target[:, None]).squeeze(1)
+        missed = true_logit < logits.amax(dim=1)
+        # One fixed-size scatter_add_ tallies both counts: slot y for a sample of
+        # class y predicted right, slot C + y for one missed. Unlike unique, bincount
+        # or boolean masks, nothing waits for the device to report a shape.
+        slots = target + missed * c
+        tallies = torch.zeros(2 * c, dtype=self.importance.dtype, device=logits.device)
+        tallies.scatter_add_(0, slots, torch.ones_like(target, dtype=tallies.dtype))
+        misses = tallies[c:]
+        counts = tallies[:c] + misses
         fnr = misses / counts.clamp(min=1)
-        updated = self.alpha * fnr + (1 - self.alpha) * self.importance
-        self.importance.copy_(torch.where(counts > 0, updated, self.importance))
+        # importance + a * (fnr - importance) = a * fnr + (1 - a) * importance, with
+        # a = alpha for the classes in the batch and 0 (no change) for absent ones.
+        self.importance.lerp_(fnr, (counts > 0).to(fnr.dtype) * self.alpha)
 
     def forward(self, logits, target):
         _check_inputs(logits, target, self.num_classes)
         if self.training:
             self._update_importance(logits, target)
-        ce = F.cross_entropy(logits, target, reduction="none")
-        return self._finish(ce * self.importance.to(ce.dtype)[target], target, logits.shape[1])
+        weight = self.importance if self.weight is None else self.importance * self.weight
+        # cross_entropy's per-class weight with reduction='none' is CE_i * weight[y_i].
+        loss = F.cross_entropy(logits, target, weight=weight.to(logits.dtype), reduction="none")
+        return _reduce(loss, self.reduction)
 
     def extra_repr(self):
         return f"num_classes={self.num_classes}, alpha={self.alpha}"
@@ -164,9 +181,8 @@ class FocalLoss(_WeightedCriterion):
     ``gamma = 0`` is exactly cross entropy. ``weight`` plays the role of Lin et al.'s
     per-class ``alpha_t``, for binary and multi-class problems alike.
 
-    ``log(1 - p_t)`` is computed as ``logsumexp`` over the other classes minus
-    ``logsumexp`` over all classes, so the modulating factor and its gradient stay
-    finite even when ``p_t`` rounds to 1.
+    ``1 - p_t`` is computed as ``-expm1(-CE_i)`` from the log-space cross entropy, so
+    the modulating factor and its gradient stay finite even when ``p_t`` rounds to 1.
 
     Parameters
     ----------
@@ -188,10 +204,10 @@ class FocalLoss(_WeightedCriterion):
         ce = F.cross_entropy(logits, target, reduction="none")
         if self.gamma == 0.0:
             return self._finish(ce, target, logits.shape[1])
-        index = target[:, None]
-        others = logits.scatter(1, index, float("-inf"))
-        log_1m_pt = torch.logsumexp(others, dim=1) - torch.logsumexp(logits, dim=1)
-        return self._finish(torch.exp(self.gamma * log_1m_pt) * ce, target, logits.shape[1])
+        # 1 - p_t = -expm1(-CE) keeps full precision as p_t -> 1; the clamp keeps the
+        # gradient of the power finite (and zero) where 1 - p_t underflows to 0.
+        one_minus_pt = (-torch.expm1(-ce)).clamp(min=torch.finfo(ce.dtype).tiny)
+        return self._finish(one_minus_pt.pow(self.gamma) * ce, target, logits.shape[1])
 
     def extra_repr(self):
         return f"gamma={self.gamma}"
@@ -207,6 +223,10 @@ class MarginCrossEntropy(_WeightedCriterion):
         positive sample: w_i = H(m - q_i)        # 0 once q > m
         negative sample: w_i = H(q_i - (1 - m))  # 0 once q < 1 - m
         loss_i = w_i * CE_i
+
+    Equivalently ``w_i = H(CE_i + log m)``: ``p_t`` is ``q`` for a positive and
+    ``1 - q`` for a negative, so both gates compare ``p_t`` with ``m``, which the
+    implementation does in log space, on the cross entropy itself.
 
     Confidently right samples give neither loss nor gradient. The write-up's eq. (3)
     defines the step inverted, which contradicts its eqs. (4), (5) and prose; this is
@@ -226,6 +246,8 @@ class MarginCrossEntropy(_WeightedCriterion):
         if not 0.5 < float(margin) < 1.0:
             raise ValueError(f"margin must be in the open interval (0.5, 1), got {margin!r}.")
         self.margin = float(margin)
+        self.threshold = -math.log(self.margin)
+        self.register_buffer("boundary_weight", torch.tensor(0.5), persistent=False)
 
     def forward(self, logits, target):
         _check_inputs(logits, target)
@@ -235,11 +257,10 @@ class MarginCrossEntropy(_WeightedCriterion):
                 f"got {logits.shape[1]}."
             )
         ce = F.cross_entropy(logits, target, reduction="none")
-        with torch.no_grad():
-            q = torch.softmax(logits, dim=1)[:, 1]
-            # positives: H(m - q); negatives: H(q - (1 - m)).
-            gap = torch.where(target == 1, self.margin - q, q - (1.0 - self.margin))
-            gate = (gap > 0).to(ce.dtype) + 0.5 * (gap == 0).to(ce.dtype)
+        # With two classes the probability of the true class is q for a positive and
+        # 1 - q for a negative, so both of eqs. (4), (5) read: weight H(m - p_t), and
+        # p_t < m  <=>  CE_i > -log m. One comparison in log space serves both.
+        gate = torch.heaviside(ce.detach() - self.threshold, self.boundary_weight.to(ce.dtype))
         return self._finish(gate * ce, target, 2)
 
     def extra_repr(self):

@@ -157,15 +157,19 @@ def test_margin_is_cross_entropy_inside_the_band_and_on_mistakes():
 
 
 def test_margin_boundary_weight_is_one_half():
-    logits = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
-    q = torch.softmax(logits, 1)[:, 1]  # 0.73 and 0.27, both exact in float64
-    ce = F.cross_entropy(logits, torch.tensor([1, 0]), reduction="none")
-    # positive sample with q = m exactly
-    pos = MarginCrossEntropy(margin=float(q[0]), reduction="none")(logits[:1], torch.tensor([1]))
-    torch.testing.assert_close(pos, 0.5 * ce[:1])
-    # negative sample with q = 1 - m exactly
-    neg = MarginCrossEntropy(margin=1 - float(q[1]), reduction="none")(logits[1:], torch.tensor([0]))
-    torch.testing.assert_close(neg, 0.5 * ce[1:])
+    logits = torch.tensor([[0.0, 1.0], [1.0, 0.0], [0.3, 0.0]])
+    target = torch.tensor([1, 1, 0])  # q = 0.73 positive, q = 0.27 positive, q = 0.43 negative
+    ce = F.cross_entropy(logits, target, reduction="none")
+    for i in range(3):
+        # margin m with p_t = m exactly: the sample sits on the boundary
+        m = math.exp(-ce[i].item())
+        if not 0.5 < m < 1:
+            m_ok = False
+        else:
+            m_ok = True
+            got = MarginCrossEntropy(margin=m, reduction="none")(logits, target)
+            torch.testing.assert_close(got[i], 0.5 * ce[i])
+        assert m_ok == (i != 1)  # the second sample is wrong (p_t < 0.5): no valid m
 
 
 def test_margin_rejects_multiclass_logits():
@@ -276,9 +280,17 @@ def test_property_margin_is_gated_cross_entropy(n, margin, scale, seed):
     logits, target = random_batch(g, n, 2, scale=scale)
     got = MarginCrossEntropy(margin=margin, reduction="none")(logits, target)
     ce = F.cross_entropy(logits, target, reduction="none")
-    q = torch.softmax(logits, 1)[:, 1]
-    confident_right = torch.where(target == 1, q > margin, q < 1 - margin)
+    q = torch.softmax(logits.double(), 1)[:, 1]
+    # eqs. (4) and (5), away from float rounding at the boundary itself
+    confident_right = torch.where(target == 1, q > margin + 1e-6, q < 1 - margin - 1e-6)
     assert torch.isfinite(got).all()
     assert (got[confident_right] == 0).all()
-    uncertain = torch.where(target == 1, q < margin, q > 1 - margin)
+    uncertain = torch.where(target == 1, q < margin - 1e-6, q > 1 - margin + 1e-6)
     torch.testing.assert_close(got[uncertain], ce[uncertain])
+
+
+def test_adaptive_counts_an_exact_tie_with_the_true_class_as_right():
+    loss = AdaptiveCrossEntropy(2, alpha=1.0)
+    loss(torch.tensor([[1.0, 1.0], [2.0, 1.0]]), torch.tensor([1, 1]))
+    # sample 0 ties (right), sample 1 is missed: fnr of class 1 is 1/2
+    torch.testing.assert_close(loss.importance, torch.tensor([1.0, 0.5]))

@@ -1,0 +1,85 @@
+"""Per-epoch and whole-fit time: ImbalancedNeuralClassifier vs stock skorch vs MLPClassifier.
+
+The same network (D-64-64-2, ReLU, no dropout), Adam at lr 1e-3, batch 128, shuffled
+batches, no validation split, one thread. Run: ``python benchmarks/bench_fit.py``
+(``--quick`` for a smoke run).
+"""
+
+import warnings
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+
+from _common import best_of, keel, one_thread, quick, table
+from sk_imbaloss import MLP, ImbalancedNeuralClassifier
+
+
+def ours(n_features, epochs, criterion="ce"):
+    return ImbalancedNeuralClassifier(criterion=criterion, dropout=0.0, max_epochs=epochs,
+                                      random_state=0)
+
+
+def stock(n_features, epochs):
+    # What a user writes with plain skorch for the same network and budget.
+    return NeuralNetClassifier(
+        MLP, module__n_features=n_features, module__n_classes=2, module__dropout=0.0,
+        criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=1e-3,
+        max_epochs=epochs, batch_size=128, train_split=None, iterator_train__shuffle=True,
+        verbose=0,
+    )
+
+
+def sklearn_mlp(n_features, epochs):
+    return MLPClassifier(hidden_layer_sizes=(64, 64), solver="adam", learning_rate_init=1e-3,
+                         batch_size=128, max_iter=epochs, tol=0.0, n_iter_no_change=10**6,
+                         shuffle=True, random_state=0)
+
+
+MODELS = {
+    "sk_imbaloss (ce)": ours,
+    "sk_imbaloss (adaptive)": lambda d, e: ours(d, e, "adaptive"),
+    "stock skorch": stock,
+    "sklearn MLPClassifier": sklearn_mlp,
+}
+
+
+def measure(name, X, y, epochs, repeats):
+    """Seconds for a whole fit (best of ``repeats``), after one untimed warm-up fit."""
+    factory = MODELS[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        factory(X.shape[1], 1).fit(X, y)  # first-fit imports out of the timing
+        best, _ = best_of(lambda: factory(X.shape[1], epochs).fit(X, y), repeats)
+    return best
+
+
+def main():
+    one_thread()
+    torch.manual_seed(0)
+    small_epochs, big_epochs, repeats = (40, 5, 5) if not quick() else (2, 1, 1)
+    rows = []
+    X, y = keel("ecoli1")
+    fits = {name: measure(name, X, y, small_epochs, repeats) for name in MODELS}
+    ref = fits["sklearn MLPClassifier"]
+    for name, seconds in fits.items():
+        rows.append(["ecoli1 336x7", f"whole fit, {small_epochs} epochs", name,
+                     f"{seconds * 1e3:.1f} ms", f"{seconds / ref:.2f}",
+                     f"{fits['stock skorch'] / seconds:.2f}"])
+    X, y = keel("sylva")
+    if quick():
+        X, y = X[:2000], y[:2000]
+    epochs = {name: measure(name, X, y, big_epochs, max(1, repeats // 2)) / big_epochs
+              for name in MODELS}
+    ref = epochs["sklearn MLPClassifier"]
+    for name, seconds in epochs.items():
+        rows.append([f"sylva {X.shape[0]}x{X.shape[1]}", "per epoch", name,
+                     f"{seconds * 1e3:.1f} ms", f"{seconds / ref:.2f}",
+                     f"{epochs['stock skorch'] / seconds:.2f}"])
+    table(rows, ["data", "what", "model", "time", "x MLPClassifier", "stock skorch / this"])
+
+
+if __name__ == "__main__":
+    main()
