@@ -38,7 +38,28 @@ def sklearn_mlp(n_features, epochs):
                          shuffle=True, random_state=0)
 
 
+class BareTorch:
+    """The floor: a hand-written PyTorch loop over tensor slices, same net and budget."""
+
+    def __init__(self, n_features, epochs):
+        self.n_features, self.epochs = n_features, epochs
+
+    def fit(self, X, y):
+        X, y = torch.from_numpy(X), torch.from_numpy(y)
+        module = MLP(self.n_features, 2, dropout=0.0)
+        optimizer = torch.optim.Adam(module.parameters(), lr=1e-3, fused=True)
+        for _ in range(self.epochs):
+            order = torch.randperm(len(X))
+            for start in range(0, len(X), 128):
+                index = order[start:start + 128]
+                optimizer.zero_grad()
+                torch.nn.functional.cross_entropy(module(X[index]), y[index]).backward()
+                optimizer.step()
+        return self
+
+
 MODELS = {
+    "bare PyTorch loop": BareTorch,
     "sk_imbaloss (ce)": ours,
     "sk_imbaloss (adaptive)": lambda d, e: ours(d, e, "adaptive"),
     "stock skorch": stock,

@@ -355,3 +355,12 @@ def test_real_keel_file_learns_the_minority(keel):
         model = make_pipeline(StandardScaler(), ImbalancedNeuralClassifier(random_state=0, **params))
         scores = cross_val_score(model, X, y, cv=cv, scoring="balanced_accuracy")
         assert scores.mean() > floor, (params, scores)
+
+
+def test_iterator_options_fall_back_to_a_dataloader_with_weights(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(iterator_train__drop_last=True, batch_size=64, **FAST)
+    clf.fit(X, y, sample_weight=np.where(y == 1, 3.0, 1.0))
+    sizes = clf.history[-1, "batches", :, "train_batch_size"]
+    assert sizes == [64] * (len(X) // 64)  # drop_last honoured: skorch's DataLoader ran
+    assert clf.predict(X).shape == y.shape

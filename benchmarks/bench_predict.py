@@ -1,0 +1,44 @@
+"""Prediction throughput (``predict_proba``) against stock skorch and MLPClassifier.
+
+The same fitted-size network (20-64-64-2), one thread. Run:
+``python benchmarks/bench_predict.py`` (``--quick`` for a smoke run).
+"""
+
+import warnings
+
+import numpy as np
+import torch
+from sklearn.neural_network import MLPClassifier
+from skorch import NeuralNetClassifier
+
+from _common import best_of, one_thread, quick, table
+from sk_imbaloss import MLP, ImbalancedNeuralClassifier
+
+
+def main():
+    one_thread()
+    n = 20_000 if quick() else 1_000_000
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, 20), dtype=np.float32)
+    y = (X[:, 0] > 1.3).astype(np.int64)
+    fit_X, fit_y = X[:2000], y[:2000]
+    models = {
+        "sk_imbaloss": ImbalancedNeuralClassifier(max_epochs=1, random_state=0),
+        "stock skorch": NeuralNetClassifier(
+            MLP, module__n_features=20, module__n_classes=2, criterion=torch.nn.CrossEntropyLoss,
+            optimizer=torch.optim.Adam, max_epochs=1, train_split=None, verbose=0),
+        "sklearn MLPClassifier": MLPClassifier((64, 64), max_iter=1, random_state=0),
+    }
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, model in models.items():
+            model.fit(fit_X, fit_y)
+            model.predict_proba(X[:1000])
+            seconds, _ = best_of(lambda: model.predict_proba(X), 1 if quick() else 3)
+            rows.append([name, f"{n:,}", f"{seconds:.3f} s", f"{n / seconds / 1e6:.2f} M rows/s"])
+    table(rows, ["model", "rows", "predict_proba", "throughput"])
+
+
+if __name__ == "__main__":
+    main()
