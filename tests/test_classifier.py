@@ -139,23 +139,28 @@ def test_random_state_leaves_the_global_torch_rng_alone(binary_data):
     torch.testing.assert_close(torch.rand(3), expected)
 
 
-def test_batches_are_reshuffled_every_epoch(binary_data):
-    X, y = binary_data
-    order = np.argsort(y, kind="stable")  # stored sorted by class, like some KEEL files
-    seen = []
+def _spy_module(n_features, seen, rows):
+    """A linear module that records the first ``rows`` inputs of every training batch."""
 
     class Spy(nn.Module):
         def __init__(self):
             super().__init__()
-            self.lin = nn.Linear(X.shape[1], 2)
+            self.lin = nn.Linear(n_features, 2)
 
         def forward(self, X):
             if self.training:
-                seen.append(X[:4].clone())
+                seen.append(X[:rows].clone())
             return self.lin(X)
 
-    ImbalancedNeuralClassifier(Spy, max_epochs=2, batch_size=64, random_state=0).fit(
-        X[order], y[order])
+    return Spy
+
+
+def test_batches_are_reshuffled_every_epoch(binary_data):
+    X, y = binary_data
+    order = np.argsort(y, kind="stable")  # stored sorted by class, like some KEEL files
+    seen = []
+    ImbalancedNeuralClassifier(_spy_module(X.shape[1], seen, 4), max_epochs=2, batch_size=64,
+                               random_state=0).fit(X[order], y[order])
     first_epoch, second_epoch = seen[0], seen[len(seen) // 2]
     assert not torch.equal(first_epoch, torch.from_numpy(X[order][:4]))
     assert not torch.equal(first_epoch, second_epoch)
@@ -164,18 +169,8 @@ def test_batches_are_reshuffled_every_epoch(binary_data):
 def test_shuffle_false_keeps_order(binary_data):
     X, y = binary_data
     seen = []
-
-    class Spy(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lin = nn.Linear(X.shape[1], 2)
-
-        def forward(self, X):
-            if self.training:
-                seen.append(X[:2].clone())
-            return self.lin(X)
-
-    ImbalancedNeuralClassifier(Spy, max_epochs=1, shuffle=False, **{"random_state": 0}).fit(X, y)
+    ImbalancedNeuralClassifier(_spy_module(X.shape[1], seen, 2), max_epochs=1, shuffle=False,
+                               random_state=0).fit(X, y)
     torch.testing.assert_close(seen[0], torch.from_numpy(X[:2]))
 
 
