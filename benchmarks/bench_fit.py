@@ -45,7 +45,7 @@ class BareTorch:
         self.n_features, self.epochs = n_features, epochs
 
     def fit(self, X, y):
-        X, y = torch.from_numpy(X), torch.from_numpy(y)
+        X, y = torch.from_numpy(X.copy()), torch.from_numpy(y.copy())
         module = MLP(self.n_features, 2, dropout=0.0)
         optimizer = torch.optim.Adam(module.parameters(), lr=1e-3, fused=True)
         for _ in range(self.epochs):

@@ -42,6 +42,9 @@ from .modules import MLP
 
 __all__ = ["ImbalancedNeuralClassifier", "TrainingDivergedError", "CRITERIA"]
 
+#: Rows per batch at prediction, unless ``iterator_valid__batch_size`` says otherwise.
+_INFERENCE_BATCH_SIZE = 8192
+
 #: The criteria selectable by name.
 CRITERIA = ("adaptive", "focal", "margin", "ce")
 
@@ -460,6 +463,10 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 kwargs.setdefault("shuffle", self.shuffle)
             return iterator(dataset, **kwargs)
         batch_size = kwargs.get("batch_size", self.batch_size)
+        if not training and "batch_size" not in kwargs and batch_size != -1:
+            # Inference holds no gradients, so it runs in large batches: per-batch
+            # overhead, not arithmetic, bounds prediction with small ones.
+            batch_size = max(batch_size, _INFERENCE_BATCH_SIZE)
         return TensorBatches(fast, batch_size, shuffle=training and self.shuffle)
 
     def get_split_datasets(self, X, y=None, **fit_params):
