@@ -344,8 +344,12 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             X, y = validate_data(self, X, y, **check)
         return np.ascontiguousarray(X, dtype=np.float32), y
 
-    def _prepare_fit_data(self, X, y, sample_weight, reset, classes=None):
-        """Validate the training data, encode ``y``; return an ``ArrayDataset``."""
+    def _prepare_fit_data(self, X, y, sample_weight, reset, classes=None, require_two=True):
+        """Validate the training data, encode ``y``; return an ``ArrayDataset``.
+
+        ``classes`` (the known labels, a superset of ``y``'s) fixes ``classes_`` on
+        reset; ``require_two=False`` lets a first ``partial_fit`` batch hold one class.
+        """
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
@@ -354,7 +358,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         check_classification_targets(y)
         if reset:
             labels = np.unique(y if classes is None else np.asarray(classes))
-            if len(np.unique(y)) < 2 and classes is None:
+            if len(np.unique(y)) < 2 and require_two:
                 raise ValueError(
                     f"y has one class only ({labels[0].tolist()!r}); a classifier needs samples "
                     "of at least two classes."
@@ -365,17 +369,19 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                     f"(it is binary only), but y has {len(labels)} classes."
                 )
             self.classes_inferred_ = labels
-            self.class_weight_ = compute_class_weight(
-                self.class_weight, classes=labels, y=y
-            ).astype(np.float32)
         y_enc = np.searchsorted(self.classes_, y)
         y_enc = np.clip(y_enc, 0, len(self.classes_) - 1)
         unseen = self.classes_[y_enc] != y
         if unseen.any():
             raise ValueError(
-                f"y contains labels not seen when the classifier was first fitted: "
+                f"y contains labels outside the classes known to the classifier (not seen "
+                f"in the first fit, nor given as `classes`): "
                 f"{np.unique(y[unseen]).tolist()}; known classes: {self.classes_.tolist()}."
             )
+        if reset:
+            self.class_weight_ = compute_class_weight(
+                self.class_weight, classes=self.classes_, y=y
+            ).astype(np.float32)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float32, ensure_non_negative=True
@@ -384,6 +390,10 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 raise ValueError("sample_weight contains NaN or infinity.")
         device = _check_device(self.device)
         return ArrayDataset(X, y_enc.astype(np.int64), sample_weight, device=device), y_enc
+
+    def _known_classes(self):
+        """The ``classes`` parameter, or None when it is unset or empty."""
+        return None if self.classes is None or len(self.classes) == 0 else self.classes
 
     @property
     def classes_(self):
@@ -625,7 +635,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             return super().fit(X, y, **fit_params)
         self._check_params()
         reset = not self.warm_start or not self.initialized_
-        dataset, y_enc = self._prepare_fit_data(X, y, sample_weight, reset=reset)
+        dataset, y_enc = self._prepare_fit_data(X, y, sample_weight, reset=reset,
+                                                classes=self._known_classes())
         with self._seeded():
             if reset:
                 self.initialize()
@@ -643,8 +654,10 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             return super().partial_fit(X, y, classes=classes, **fit_params)
         self._check_params()
         reset = not self.initialized_
+        if classes is None:
+            classes = self._known_classes()
         dataset, y_enc = self._prepare_fit_data(X, y, sample_weight, reset=reset,
-                                                classes=classes)
+                                                classes=classes, require_two=classes is None)
         with self._seeded(offset=0 if reset else len(self.history)):
             if reset:
                 self.initialize()

@@ -359,3 +359,12 @@ def test_iterator_options_fall_back_to_a_dataloader_with_weights(binary_data):
     sizes = clf.history[-1, "batches", :, "train_batch_size"]
     assert sizes == [64] * (len(X) // 64)  # drop_last honoured: skorch's DataLoader ran
     assert clf.predict(X).shape == y.shape
+
+
+def test_classes_parameter_fixes_the_label_set(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(classes=[0, 1, 2], **FAST).fit(X, y)
+    assert list(clf.classes_) == [0, 1, 2]
+    assert clf.predict_proba(X).shape == (len(X), 3)
+    with pytest.raises(ValueError, match="not seen"):
+        ImbalancedNeuralClassifier(classes=[0, 2], **FAST).fit(X, y)
