@@ -16,6 +16,11 @@ from torch.utils.data import Dataset, Subset
 __all__ = ["ArrayDataset", "TensorBatches"]
 
 
+# The target of unlabelled data (prediction): skorch batches are (X, y) pairs, the
+# evaluation step ignores y, and a DataLoader can collate a 0-d tensor.
+_NO_TARGET = torch.zeros(())
+
+
 class ArrayDataset(Dataset):
     """Features, encoded targets and optional sample weights held as tensors.
 
@@ -50,9 +55,7 @@ class ArrayDataset(Dataset):
     def _pack(self, X, index):
         if self.w_t is not None:
             X = {"X": X, "sample_weight": self.w_t[index]}
-        # The placeholder target lets a DataLoader collate unlabelled data.
-        y = torch.zeros(X.shape[0] if torch.is_tensor(X) else ()) if self.y_t is None else self.y_t[index]
-        return X, y
+        return X, _NO_TARGET if self.y_t is None else self.y_t[index]
 
     def __getitem__(self, index):
         # Per-sample access, for a DataLoader a user configures.

@@ -509,9 +509,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         # As skorch's, but only callbacks that override the hook are called: with the
         # default set, most per-batch hooks have no listener at all.
         getattr(self, method_name)(self, **cb_kwargs)
-        listeners = self.__dict__.get("listeners_")
-        if listeners is None:
-            listeners = self.listeners_ = {}
+        listeners = self.__dict__.setdefault("listeners_", {})
         if method_name not in listeners:
             listeners[method_name] = [
                 cb for _, cb in self.callbacks_
@@ -628,12 +626,11 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         -------
         self
         """
+        self._check_params()
         if is_dataset(X):
             # skorch's own path: the Dataset yields encoded targets 0..C-1
-            self._check_params()
             super().check_data(X, y)
             return super().fit(X, y, **fit_params)
-        self._check_params()
         reset = not self.warm_start or not self.initialized_
         dataset, y_enc = self._prepare_fit_data(X, y, sample_weight, reset=reset,
                                                 classes=self._known_classes())
@@ -648,11 +645,10 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         ``classes`` lists every label the model will ever see; give it on the first
         call when that batch does not contain them all.
         """
+        self._check_params()
         if is_dataset(X):
-            self._check_params()
             super().check_data(X, y)
             return super().partial_fit(X, y, classes=classes, **fit_params)
-        self._check_params()
         reset = not self.initialized_
         if classes is None:
             classes = self._known_classes()
@@ -706,7 +702,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
 
     def predict(self, X):
         """The most probable class for each row, as one of ``classes_``."""
-        indices = self._logits(X).argmax(dim=1).cpu().numpy()
+        indices = self.predict_proba(X).argmax(axis=1)  # checks fitted before classes_
         return self.classes_[indices]
 
     @property

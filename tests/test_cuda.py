@@ -4,6 +4,8 @@ The GPU tests skip on machines without CUDA. The device-check tests below them p
 ``torch.cuda`` (a mock, because no GPU is here) to exercise the error messages.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +15,17 @@ from sk_imbaloss.classifier import _check_device
 from sk_imbaloss.losses import AdaptiveCrossEntropy, FocalLoss, MarginCrossEntropy
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@contextmanager
+def no_host_sync():
+    """Raise on any device-to-host synchronisation inside the block."""
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
 
 
 @cuda
@@ -39,12 +52,8 @@ def test_loss_step_has_no_host_sync(criterion, classes):
     logits = torch.randn(512, classes, device="cuda", requires_grad=True)
     target = torch.randint(classes, (512,), device="cuda")
     loss_fn(logits, target).backward()  # warm-up outside the check
-    torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
+    with no_host_sync():
         loss_fn(logits, target).backward()
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
 
 
 @cuda
@@ -56,12 +65,8 @@ def test_training_step_of_the_net_has_no_host_sync(binary_data, criterion):
     dataset, _ = clf._prepare_fit_data(X, y, np.ones(len(y)), reset=False)
     batch = dataset.batch(torch.arange(64, device="cuda"))
     clf.train_step(batch)  # warm-up
-    torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
+    with no_host_sync():
         clf.train_step(batch)
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
 
 
 def test_cuda_index_beyond_the_devices_is_a_clear_error(monkeypatch):
