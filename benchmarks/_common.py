@@ -57,3 +57,35 @@ def quick():
     import sys
 
     return "--quick" in sys.argv or os.environ.get("QUICK") == "1"
+
+
+def run_variants(variants, description, default_out, max_epochs="auto"):
+    """The command line of the variant scripts: run ``variants`` on the KEEL files.
+
+    Each variant is a ``factory(seed, max_epochs)`` run through ``run_comparison`` with
+    ``compare``'s splits and seeds; writes ``results.csv`` under ``--out`` and prints
+    the means over the data sets.
+    """
+    import argparse
+
+    from sk_imbaloss.compare import run_comparison
+    from sk_imbaloss.datasets import as_dataset, iter_data_paths, load_csv
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=Path(default_out))
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--only", nargs="+", choices=list(variants), metavar="NAME")
+    parser.add_argument("--quick", action="store_true", help="two small files, 2 folds")
+    args = parser.parse_args()
+    paths = list(iter_data_paths([KEEL_DIR]))
+    folds, repeats = 5, 2
+    if args.quick:
+        paths, folds, repeats = paths[:2], 2, 1
+    chosen = {name: variants[name] for name in (args.only or variants)}
+    datasets = [as_dataset(load_csv(p)) for p in paths]
+    results = run_comparison(datasets, chosen, folds=folds, repeats=repeats,
+                             max_epochs=max_epochs, n_jobs=args.n_jobs)
+    args.out.mkdir(parents=True, exist_ok=True)
+    results.to_csv(args.out / "results.csv", index=False)
+    metrics = ["g_mean", "average_precision", "balanced_accuracy", "roc_auc"]
+    print(results.groupby("method")[metrics].mean().round(3).to_string())

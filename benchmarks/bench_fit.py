@@ -7,7 +7,6 @@ batches, no validation split, one thread. Run: ``python benchmarks/bench_fit.py`
 
 import warnings
 
-import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 from sklearn.exceptions import ConvergenceWarning

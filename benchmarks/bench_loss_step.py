@@ -6,7 +6,6 @@ Run: ``python benchmarks/bench_loss_step.py`` (``--quick`` for a smoke run).
 """
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.benchmark import Timer
 

@@ -9,7 +9,6 @@ Run: ``python benchmarks/bench_scaling.py`` (``--quick`` for a smoke run).
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from _common import quick, table

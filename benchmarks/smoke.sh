@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # A short run of every benchmark, so that the scripts cannot rot; the figures it
-# prints are not the published ones (see docs/performance.md for those).
+# prints are not the published ones (see docs/performance.md and docs/benchmark.md).
 set -euo pipefail
 cd "$(dirname "$0")"
 for script in bench_loss_step.py bench_fit.py bench_scaling.py bench_predict.py bench_vs_smote.py; do
   echo "== $script --quick"
   python "$script" --quick
+done
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+for script in loss_variants.py adaptive_variants.py; do
+  echo "== $script --quick"
+  python "$script" --quick --out "$scratch/$script"
 done

@@ -1,5 +1,6 @@
 """``ImbalancedNeuralClassifier``: a skorch classifier trained with an imbalance-aware loss."""
 
+import inspect
 import math
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -45,8 +46,12 @@ __all__ = ["ImbalancedNeuralClassifier", "TrainingDivergedError", "CRITERIA"]
 #: Rows per batch at prediction, unless ``iterator_valid__batch_size`` says otherwise.
 _INFERENCE_BATCH_SIZE = 8192
 
+#: ``max_epochs='auto'``: this many epochs, or more to make at least _AUTO_STEPS steps.
+_AUTO_EPOCHS = 40
+_AUTO_STEPS = 500
+
 #: The criteria selectable by name.
-CRITERIA = ("adaptive", "focal", "margin", "ce")
+CRITERIA = ("adaptive", "adaptive-seed", "focal", "margin", "ce")
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -100,19 +105,30 @@ class ImbalancedNeuralClassifier(NeuralNetClassifier):
         builds :class:`sk_imbaloss.modules.MLP` from ``n_features_in_``,
         ``len(classes_)``, ``hidden_units`` and ``dropout``. A class is instantiated
         with the ``module__*`` parameters at every fit; an instance is used as is.
-    criterion : {'adaptive', 'focal', 'margin', 'ce'} or torch criterion, default='adaptive'
-        ``'adaptive'``: cross entropy weighted by a moving false-negative rate per class
-        (:class:`~sk_imbaloss.losses.AdaptiveCrossEntropy`); ``'focal'``: focal loss
+    criterion : {'adaptive', 'adaptive-seed', 'focal', 'margin', 'ce'} or torch criterion, \
+default='adaptive'
+        ``'adaptive'``: logit-adjusted cross entropy, each class weighted by 1 plus its
+        moving false-negative rate (:class:`~sk_imbaloss.losses.AdaptiveCrossEntropy`);
+        ``'adaptive-seed'``: the original rule exactly, cross entropy weighted by the
+        moving false-negative rate (no offset, no logit adjustment); ``'focal'``: focal loss
         (:class:`~sk_imbaloss.losses.FocalLoss`); ``'margin'``: margin-gated binary
         cross entropy (:class:`~sk_imbaloss.losses.MarginCrossEntropy`, two classes
         only); ``'ce'``: plain cross entropy. A criterion class is configured the skorch
         way, with ``criterion__*`` parameters, and receives encoded targets 0..C-1.
     alpha : float in (0, 1], default=0.01
-        Smoothing factor of the adaptive importance (``criterion='adaptive'``).
+        Smoothing factor of the adaptive importance (``'adaptive'``, ``'adaptive-seed'``).
     gamma : float >= 0, default=2.0
         Focusing parameter of the focal loss (``criterion='focal'``).
     margin : float in (0.5, 1), default=0.6
         Margin of the margin-gated loss (``criterion='margin'``).
+    logit_adjustment : float >= 0 or 'auto', default='auto'
+        Strength ``tau`` of the logit adjustment (Menon et al. 2021) in the criteria by
+        name: the loss is computed on ``z + tau * log(prior)``, with ``prior`` the
+        class frequencies of the training data, while predictions use the raw logits
+        ``z``. ``'auto'`` is 1 for ``'adaptive'`` and 0 for the others: focal and
+        margin losses down-weight the samples the shift makes easy (the majority), and
+        with a shift they drift to predicting the minority everywhere. ``0`` turns it
+        off.
     class_weight : None, 'balanced' or dict, default=None
         Per-class weights multiplied into the loss of every criterion by name.
         ``'balanced'`` is ``n_samples / (n_classes * n_c)`` from the training data; a
@@ -125,7 +141,13 @@ class ImbalancedNeuralClassifier(NeuralNetClassifier):
         Dropout of the default MLP.
     optimizer : torch optimizer class, default=torch.optim.Adam
     lr : float, default=1e-3
-    max_epochs : int, default=40
+    weight_decay : float >= 0, default=1e-3
+        The optimizer's ``weight_decay`` (an L2 penalty for Adam). An optimizer
+        without one (LBFGS) needs ``weight_decay=0``.
+    max_epochs : int or 'auto', default='auto'
+        Passes over the training data. ``'auto'`` is 40 epochs, or more on small data
+        sets: as many as it takes to make at least 500 gradient steps
+        (``max(40, ceil(500 / batches per epoch))``).
     batch_size : int, default=128
         ``-1`` trains on the whole set in one batch.
     shuffle : bool, default=True
@@ -166,8 +188,13 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         Present when ``X`` was a DataFrame with string column names.
     class_weight_ : ndarray of shape (n_classes,)
         The per-class weights in effect (ones for ``class_weight=None``).
+    class_prior_ : ndarray of shape (n_classes,)
+        The class frequencies of the training data (a class known from ``classes``
+        but absent from ``y`` counts as one sample); the prior of the logit
+        adjustment.
     importance_ : ndarray of shape (n_classes,)
-        The adaptive importance per class after training (``criterion='adaptive'``);
+        The adaptive importance per class after training (``'adaptive'``,
+        ``'adaptive-seed'``);
         its value after each epoch is in ``history[:, 'importance']``.
     module_, criterion_, optimizer_, history_
         The fitted skorch components.
@@ -191,7 +218,9 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         "class_weight": [None, StrOptions({"balanced"}), dict],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "logit_adjustment": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
         "shuffle": ["boolean"],
         "early_stopping": ["boolean"],
@@ -211,12 +240,14 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         alpha=0.01,
         gamma=2.0,
         margin=0.6,
+        logit_adjustment="auto",
         class_weight=None,
         hidden_units=(64, 64),
         dropout=0.1,
         optimizer=torch.optim.Adam,
         lr=1e-3,
-        max_epochs=40,
+        weight_decay=1e-3,
+        max_epochs="auto",
         batch_size=128,
         shuffle=True,
         early_stopping=False,
@@ -264,6 +295,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         self.alpha = alpha
         self.gamma = gamma
         self.margin = margin
+        self.logit_adjustment = logit_adjustment
+        self.weight_decay = weight_decay
         self.class_weight = class_weight
         self.hidden_units = hidden_units
         self.dropout = dropout
@@ -302,8 +335,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
     def _default_callbacks(self):
         return [
             ("epoch_timer", EpochTimer()),
-            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-            ("valid_loss", PassthroughScoring(name="valid_loss")),
+            ("train_loss", _EpochLoss(name="train_loss", on_train=True)),
+            ("valid_loss", _EpochLoss(name="valid_loss")),
             ("importance", ImportanceHistory()),
             ("print_log", _QuietPrintLog(keys_ignored=["importance"])),
         ]
@@ -382,6 +415,9 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             self.class_weight_ = compute_class_weight(
                 self.class_weight, classes=self.classes_, y=y
             ).astype(np.float32)
+            # A class known from ``classes`` but absent from y counts as one sample.
+            counts = np.maximum(np.bincount(y_enc, minlength=len(self.classes_)), 1)
+            self.class_prior_ = (counts / counts.sum()).astype(np.float32)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float32, ensure_non_negative=True
@@ -390,6 +426,28 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 raise ValueError("sample_weight contains NaN or infinity.")
         device = _check_device(self.device)
         return ArrayDataset(X, y_enc.astype(np.int64), sample_weight, device=device), y_enc
+
+    def _dataset_class_stats(self, y):
+        """``class_weight_`` and ``class_prior_`` for a torch Dataset and its ``y``."""
+        needs_y = self.class_weight is not None or (
+            isinstance(self.criterion, str) and self._tau() > 0
+        )
+        if y is None:
+            if needs_y:
+                raise ValueError(
+                    "class_weight and the logit adjustment need the class frequencies: "
+                    "pass y (the encoded targets 0..C-1) along with the Dataset, or set "
+                    "class_weight=None and logit_adjustment=0."
+                )
+            self.class_weight_ = self.class_prior_ = None
+            return
+        y = np.asarray(y)
+        classes = np.arange(len(self.classes_))
+        self.class_weight_ = compute_class_weight(
+            self.class_weight, classes=classes, y=y
+        ).astype(np.float32)
+        counts = np.maximum(np.bincount(y, minlength=len(classes)), 1)
+        self.class_prior_ = (counts / counts.sum()).astype(np.float32)
 
     def _known_classes(self):
         """The ``classes`` parameter, or None when it is unset or empty."""
@@ -429,6 +487,12 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         )
         return self
 
+    def _tau(self):
+        """The logit-adjustment strength in effect for a criterion by name."""
+        if self.logit_adjustment == "auto":
+            return 1.0 if self.criterion == "adaptive" else 0.0
+        return float(self.logit_adjustment)
+
     def initialize_criterion(self):
         if not isinstance(self.criterion, str):
             return super().initialize_criterion()
@@ -436,20 +500,29 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         weight = getattr(self, "class_weight_", None)
         if weight is not None and np.all(weight == 1):
             weight = None
-        if self.criterion == "adaptive":
-            criterion = AdaptiveCrossEntropy(n_classes, alpha=self.alpha, weight=weight,
-                                             reduction="none")
+        common = dict(weight=weight, reduction="none", prior=self.class_prior_, tau=self._tau())
+        if self.criterion in ("adaptive", "adaptive-seed"):
+            offset = 1.0 if self.criterion == "adaptive" else 0.0
+            criterion = AdaptiveCrossEntropy(n_classes, alpha=self.alpha, offset=offset,
+                                             **common)
         elif self.criterion == "focal":
-            criterion = FocalLoss(gamma=self.gamma, weight=weight, reduction="none")
+            criterion = FocalLoss(gamma=self.gamma, **common)
         elif self.criterion == "margin":
-            criterion = MarginCrossEntropy(margin=self.margin, weight=weight, reduction="none")
+            criterion = MarginCrossEntropy(margin=self.margin, **common)
         else:  # "ce" is focal loss with gamma = 0, i.e. exactly cross entropy
-            criterion = FocalLoss(gamma=0.0, weight=weight, reduction="none")
+            criterion = FocalLoss(gamma=0.0, **common)
         self.criterion_ = criterion
         return self
 
     def initialize_optimizer(self, triggered_directly=None):
         args, kwargs = self.get_params_for_optimizer("optimizer", self.get_all_learnable_params())
+        if "weight_decay" not in kwargs and self.weight_decay:
+            if "weight_decay" not in inspect.signature(self.optimizer).parameters:
+                raise ValueError(
+                    f"weight_decay={self.weight_decay!r} but {self.optimizer.__name__} has "
+                    "no weight_decay parameter; set weight_decay=0 for this optimizer."
+                )
+            kwargs["weight_decay"] = self.weight_decay
         if self.optimizer in (torch.optim.Adam, torch.optim.AdamW) and not (
             {"fused", "foreach"} & set(kwargs)
         ):
@@ -505,17 +578,21 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         self.listeners_ = {}
         return self
 
-    def notify(self, method_name, **cb_kwargs):
-        # As skorch's, but only callbacks that override the hook are called: with the
-        # default set, most per-batch hooks have no listener at all.
-        getattr(self, method_name)(self, **cb_kwargs)
+    def _listeners(self, method_name):
+        """The callbacks that override ``method_name``, cached per initialization."""
         listeners = self.__dict__.setdefault("listeners_", {})
         if method_name not in listeners:
             listeners[method_name] = [
                 cb for _, cb in self.callbacks_
                 if getattr(type(cb), method_name, None) is not getattr(Callback, method_name)
             ]
-        for cb in listeners[method_name]:
+        return listeners[method_name]
+
+    def notify(self, method_name, **cb_kwargs):
+        # As skorch's, but only callbacks that override the hook are called: with the
+        # default set, most per-batch hooks have no listener at all.
+        getattr(self, method_name)(self, **cb_kwargs)
+        for cb in self._listeners(method_name):
             getattr(cb, method_name)(self, **cb_kwargs)
 
     def _set_training(self, training=True):
@@ -551,27 +628,96 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             loss = loss * weights
         return loss.mean()
 
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        # Per-epoch mean losses, filled by run_single_epoch and read by _EpochLoss.
+        self.epoch_losses_ = {}
+
+    def _epochs(self, n_rows):
+        """``max_epochs``, with ``'auto'`` resolved for ``n_rows`` training rows."""
+        if self.max_epochs != "auto":
+            return self.max_epochs
+        if self.early_stopping and self.train_split is None:
+            n_rows = n_rows - math.ceil(n_rows * self.validation_fraction)
+        batch_size = self.get_params_for("iterator_train").get("batch_size", self.batch_size)
+        per_epoch = 1 if batch_size == -1 else max(1, math.ceil(n_rows / batch_size))
+        return max(_AUTO_EPOCHS, math.ceil(_AUTO_STEPS / per_epoch))
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        if epochs is None:
+            try:
+                epochs = self._epochs(len(X))
+            except TypeError:  # a Dataset without a length: the 'auto' minimum
+                epochs = _AUTO_EPOCHS if self.max_epochs == "auto" else self.max_epochs
+        return super().fit_loop(X, y, epochs=epochs, **fit_params)
+
+    def _needs_batch_hooks(self):
+        """Whether anything listens to the per-batch hooks beyond skorch's defaults."""
+        cls = type(self)
+        return (
+            cls.on_batch_begin is not NeuralNetClassifier.on_batch_begin
+            or cls.on_batch_end is not NeuralNetClassifier.on_batch_end
+            or any(self._listeners(name) for name in ("on_batch_begin", "on_batch_end"))
+        )
+
+    def _needs_closure(self):
+        """Whether the training step must go through skorch's optimizer closure.
+
+        It must for an optimizer that evaluates the loss more than once per step
+        (LBFGS) or one from outside ``torch.optim``, and whenever something listens to
+        ``on_grad_computed``.
+        """
+        for name in self._optimizers:
+            optimizer = getattr(self, name + "_")
+            module = type(optimizer).__module__
+            if isinstance(optimizer, torch.optim.LBFGS) or not module.startswith("torch.optim"):
+                return True
+        return bool(self._listeners("on_grad_computed"))
+
+    def train_step(self, batch, **fit_params):
+        # skorch hands the optimizer a closure that zeroes the gradients, runs the step
+        # and notifies on_grad_computed. A single-evaluation optimizer needs no closure,
+        # so with nobody listening the step is the plain zero_grad / backward / step.
+        if self._needs_closure():
+            return super().train_step(batch, **fit_params)
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        self._step_optimizer(None)
+        return step
+
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        # As skorch's, but the batch losses stay on the device until the epoch ends, so
-        # the only device-to-host transfer of the epoch is one ``tolist``.
+        # As skorch's, with the batch losses kept on the device until the epoch ends,
+        # so the only device-to-host transfer of the epoch is one ``tolist``. When no
+        # callback listens to the per-batch hooks, the history's batch entries are
+        # written once, at the end of the epoch, instead of batch by batch.
         if iterator is None:
             return
         batches = self.history[-1]["batches"]
         first = len(batches)
-        losses = []
-        for batch in iterator:
-            self.notify("on_batch_begin", batch=batch, training=training)
-            step = step_fn(batch, **fit_params)
-            loss = step["loss"].detach()
-            losses.append(loss)
-            entry = batches[-1]  # what history.record_batch writes to, without its lookups
-            entry[prefix + "_loss"] = loss
-            entry[prefix + "_batch_size"] = len(batch[1])
-            self.notify("on_batch_end", batch=batch, training=training, **step)
+        losses, sizes = [], []
+        if self._needs_batch_hooks():
+            for batch in iterator:
+                self.notify("on_batch_begin", batch=batch, training=training)
+                step = step_fn(batch, **fit_params)
+                losses.append(step["loss"].detach())
+                sizes.append(len(batch[1]))
+                batches[-1][prefix + "_loss"] = losses[-1]
+                batches[-1][prefix + "_batch_size"] = sizes[-1]
+                self.notify("on_batch_end", batch=batch, training=training, **step)
+        else:
+            for batch in iterator:
+                losses.append(step_fn(batch, **fit_params)["loss"].detach())
+                sizes.append(len(batch[1]))
+            batches.extend({} for _ in losses)
         values = torch.stack(losses).tolist() if losses else []
-        for entry, value in zip(batches[first:], values):
+        for entry, value, size in zip(batches[first:], values, sizes):
             entry[prefix + "_loss"] = value
+            entry[prefix + "_batch_size"] = size
         self.history.record(prefix + "_batch_count", len(values))
+        if values:
+            self.__dict__.setdefault("epoch_losses_", {})[prefix + "_loss"] = float(
+                np.average(values, weights=sizes)
+            )
         bad = [v for v in values if not math.isfinite(v)] if training else []
         if bad:
             raise TrainingDivergedError(
@@ -630,6 +776,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         if is_dataset(X):
             # skorch's own path: the Dataset yields encoded targets 0..C-1
             super().check_data(X, y)
+            self._dataset_class_stats(y)
             return super().fit(X, y, **fit_params)
         reset = not self.warm_start or not self.initialized_
         dataset, y_enc = self._prepare_fit_data(X, y, sample_weight, reset=reset,
@@ -648,6 +795,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         self._check_params()
         if is_dataset(X):
             super().check_data(X, y)
+            if not self.initialized_:
+                self._dataset_class_stats(y)
             return super().partial_fit(X, y, classes=classes, **fit_params)
         reset = not self.initialized_
         if classes is None:
@@ -722,6 +871,29 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         tags.input_tags.allow_nan = False
         tags.classifier_tags.multi_class = self.criterion != "margin"
         return tags
+
+
+class _EpochLoss(PassthroughScoring):
+    """skorch's ``PassthroughScoring`` reading the epoch mean the net already computed.
+
+    ``run_single_epoch`` averages the batch losses (weighted by batch size, as
+    ``PassthroughScoring`` does) once per epoch; this records it without walking the
+    epoch's batch entries in the history again.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        losses = getattr(net, "epoch_losses_", None)
+        if losses is None:  # a training loop other than the net's own
+            return super().on_epoch_end(net, **kwargs)
+        if self.name not in losses:  # e.g. no validation data
+            return
+        score = losses[self.name]
+        is_best = self._is_best_score(score)
+        if is_best:
+            self.best_score_ = score
+        net.history.record(self.name, score)
+        if is_best is not None:
+            net.history.record(self.name + "_best", bool(is_best))
 
 
 class _QuietPrintLog(PrintLog):

@@ -35,6 +35,10 @@ def _int_at_least(minimum):
     return parse
 
 
+def _epochs(text):
+    return "auto" if text == "auto" else _int_at_least(1)(text)
+
+
 def build_parser():
     """The argument parser of ``sk-imbaloss``."""
     parser = argparse.ArgumentParser(
@@ -66,8 +70,9 @@ def build_parser():
                          help="stratified folds per repeat (default: 5)")
     compare.add_argument("--repeats", type=_int_at_least(1), default=2, metavar="R",
                          help="repeats of the cross-validation (default: 2)")
-    compare.add_argument("--max-epochs", type=_int_at_least(1), default=40, metavar="N",
-                         help="training epochs of every neural net (default: 40)")
+    compare.add_argument("--max-epochs", type=_epochs, default="auto", metavar="N",
+                         help="training epochs of every neural net, or 'auto': 40, or "
+                              "enough for 500 gradient steps on small data (default: auto)")
     compare.add_argument("--seed", type=int, default=0, metavar="S",
                          help="seed of the splits and the estimators (default: 0)")
     compare.add_argument("--n-jobs", type=int, default=1, metavar="N",

@@ -136,6 +136,7 @@ def _hgb(seed, max_epochs):
 #: and Dask workers receive them whatever their own copy of this dict holds.
 METHODS = {
     "adaptive": partial(_loss, "adaptive"),
+    "adaptive-seed": partial(_loss, "adaptive-seed"),
     "focal": partial(_loss, "focal"),
     "margin": partial(_loss, "margin"),
     "ce": partial(_loss, "ce"),
@@ -369,7 +370,7 @@ def run_comparison(
     methods=DEFAULT_METHODS,
     folds=5,
     repeats=2,
-    max_epochs=40,
+    max_epochs="auto",
     seed=0,
     n_jobs=1,
     progress=True,
@@ -390,8 +391,9 @@ def run_comparison(
         Names from :data:`METHODS`, ``"all"``, or a ``{name: factory}`` mapping.
     folds : int, default=5
     repeats : int, default=2
-    max_epochs : int, default=40
-        Training epochs of every net.
+    max_epochs : int or 'auto', default='auto'
+        Training epochs of every net; ``'auto'`` is the estimator's default (40, or
+        enough for 500 gradient steps on small data).
     seed : int, default=0
         Seeds the splits and, through a seed derived from ``(seed, split index)``,
         every estimator; the results depend on nothing else.

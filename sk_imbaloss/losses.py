@@ -62,6 +62,27 @@ def _as_weight(weight, name="weight"):
     return weight
 
 
+def _logit_shift(prior, tau):
+    """``tau * log(prior)``, the additive logit adjustment of Menon et al. (2021)."""
+    if prior is None or float(tau) == 0.0:
+        return None
+    prior = torch.as_tensor(prior, dtype=torch.float32).detach().clone()
+    if prior.dim() != 1 or prior.shape[0] < 2:
+        raise ValueError("prior must be a 1-D tensor with one frequency per class.")
+    if not torch.isfinite(prior).all() or (prior <= 0).any():
+        raise ValueError(
+            "prior must hold finite, positive class frequencies; a class with no "
+            "training samples has no prior (drop it, or give it a small frequency)."
+        )
+    return float(tau) * torch.log(prior / prior.sum())
+
+
+def _check_tau(tau):
+    if isinstance(tau, bool) or not float(tau) >= 0.0 or not math.isfinite(float(tau)):
+        raise ValueError(f"tau must be a finite float >= 0, got {tau!r}.")
+    return float(tau)
+
+
 def _reduce(loss, reduction):
     if reduction == "mean":
         return loss.mean()
@@ -71,12 +92,25 @@ def _reduce(loss, reduction):
 
 
 class _WeightedCriterion(nn.Module):
-    """Shared plumbing: per-class ``weight`` buffer and ``reduction``."""
+    """Shared plumbing: per-class ``weight``, logit adjustment and ``reduction``."""
 
-    def __init__(self, weight=None, reduction="mean"):
+    def __init__(self, weight=None, reduction="mean", prior=None, tau=1.0):
         super().__init__()
         self.reduction = _check_reduction(reduction)
+        self.tau = _check_tau(tau)
         self.register_buffer("weight", _as_weight(weight))
+        self.register_buffer("logit_shift", _logit_shift(prior, self.tau))
+
+    def _adjust(self, logits):
+        """The logits the loss is computed on: ``z + tau * log(prior)`` with a prior."""
+        if self.logit_shift is None:
+            return logits
+        if self.logit_shift.shape[0] != logits.shape[1]:
+            raise ValueError(
+                f"prior has {self.logit_shift.shape[0]} values but the logits have "
+                f"{logits.shape[1]} classes."
+            )
+        return logits + self.logit_shift.to(logits.dtype)
 
     def _finish(self, loss, target, n_classes):
         if self.weight is not None:
@@ -90,7 +124,7 @@ class _WeightedCriterion(nn.Module):
 
 
 class AdaptiveCrossEntropy(_WeightedCriterion):
-    r"""Cross entropy weighted by a moving false-negative rate per class.
+    r"""Logit-adjusted cross entropy weighted by a moving false-negative rate per class.
 
     A buffer ``importance`` of length ``C`` starts at 1. On every batch seen in training
     mode, for each class ``c`` present in the batch (prediction = ``argmax z``)::
@@ -99,12 +133,22 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
         importance_c <- alpha * fnr_c + (1 - alpha) * importance_c
 
     Classes absent from the batch keep their value. The loss is
-    ``CE_i * importance[y_i]`` (times ``weight[y_i]`` when given), reduced over the
-    batch. The update happens before the loss is computed, as in the original rule.
-    In evaluation mode (``criterion.eval()``) the importance does not move. A sample
-    counts as missed when another class has a strictly higher logit; on an exact tie
-    with the true class it counts as right (torch's ``argmax`` would pick the lower
-    index).
+    ``CE(z_i + tau * log(prior), y_i) * (offset + importance[y_i])`` (times
+    ``weight[y_i]`` when given), reduced over the batch. The update happens before the loss is computed
+    and uses the raw logits ``z``, the ones a prediction uses. In evaluation mode
+    (``criterion.eval()``) the importance does not move. A sample counts as missed
+    when another class has a strictly higher logit; on an exact tie with the true
+    class it counts as right (torch's ``argmax`` would pick the lower index).
+
+    With ``offset=0`` and no ``prior`` (or ``tau=0``) this is the original rule
+    exactly: cross entropy weighted by the moving false-negative rate. The defaults
+    differ in two ways, both measured (docs/benchmark.md): with the class frequencies
+    as ``prior``, the logit adjustment of Menon et al. (2021) sets the decision
+    threshold for balanced error from the first step, where the importance alone
+    takes hundreds of steps to move away from 1; and ``offset=1`` makes a class's
+    weight ``1 + fnr`` rather than ``fnr``, so a class the network misses counts up to
+    twice as much, instead of the weight ratio between classes growing without bound
+    as the majority's miss rate falls to zero.
 
     Parameters
     ----------
@@ -115,6 +159,12 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
     weight : tensor of shape (C,), default=None
         Optional fixed per-class weights multiplied into the loss.
     reduction : {'mean', 'sum', 'none'}, default='mean'
+    prior : tensor of shape (C,), default=None
+        Class frequencies (any positive scale) for the logit adjustment.
+    tau : float >= 0, default=1.0
+        Strength of the logit adjustment; ``0`` (or no ``prior``) turns it off.
+    offset : float >= 0, default=1.0
+        Added to the importance to make the class weight; ``0`` is the original rule.
 
     Examples
     --------
@@ -128,16 +178,23 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
     tensor([0.5000, 1.0000, 0.5000])
     """
 
-    def __init__(self, num_classes, alpha=0.01, weight=None, reduction="mean"):
-        super().__init__(weight=weight, reduction=reduction)
+    def __init__(self, num_classes, alpha=0.01, weight=None, reduction="mean", prior=None,
+                 tau=1.0, offset=1.0):
+        super().__init__(weight=weight, reduction=reduction, prior=prior, tau=tau)
+        if isinstance(offset, bool) or not 0.0 <= float(offset) < math.inf:
+            raise ValueError(f"offset must be a finite float >= 0, got {offset!r}.")
+        self.offset = float(offset)
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}.")
         if not 0.0 < float(alpha) <= 1.0:
             raise ValueError(f"alpha must be in (0, 1], got {alpha!r}.")
-        if self.weight is not None and self.weight.shape[0] != num_classes:
-            raise ValueError(
-                f"weight has {self.weight.shape[0]} values but num_classes={num_classes}."
-            )
+        for name in ("weight", "logit_shift"):
+            buffer = getattr(self, name)
+            if buffer is not None and buffer.shape[0] != num_classes:
+                label = "prior" if name == "logit_shift" else name
+                raise ValueError(
+                    f"{label} has {buffer.shape[0]} values but num_classes={num_classes}."
+                )
         self.num_classes = num_classes
         self.alpha = float(alpha)
         self.register_buffer("importance", torch.ones(num_classes))
@@ -166,13 +223,17 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
         _check_inputs(logits, target, self.num_classes)
         if self.training:
             self._update_importance(logits, target)
-        weight = self.importance if self.weight is None else self.importance * self.weight
+        weight = self.importance + self.offset if self.offset else self.importance
+        if self.weight is not None:
+            weight = weight * self.weight
         # cross_entropy's per-class weight with reduction='none' is CE_i * weight[y_i].
-        loss = F.cross_entropy(logits, target, weight=weight.to(logits.dtype), reduction="none")
+        loss = F.cross_entropy(self._adjust(logits), target, weight=weight.to(logits.dtype),
+                               reduction="none")
         return _reduce(loss, self.reduction)
 
     def extra_repr(self):
-        return f"num_classes={self.num_classes}, alpha={self.alpha}"
+        return (f"num_classes={self.num_classes}, alpha={self.alpha}, offset={self.offset}, "
+                f"tau={self.tau}")
 
 
 class FocalLoss(_WeightedCriterion):
@@ -191,17 +252,24 @@ class FocalLoss(_WeightedCriterion):
     weight : tensor of shape (C,), default=None
         Optional per-class weights.
     reduction : {'mean', 'sum', 'none'}, default='mean'
+    prior : tensor of shape (C,), default=None
+        Class frequencies. When given, the loss is computed on the logit-adjusted
+        ``z + tau * log(prior)`` (Menon et al. 2021), so that the raw logits ``z``
+        the network outputs rank and threshold for balanced error; prediction uses
+        ``z`` unchanged.
+    tau : float >= 0, default=1.0
+        Strength of the logit adjustment; ``0`` (or no ``prior``) turns it off.
     """
 
-    def __init__(self, gamma=2.0, weight=None, reduction="mean"):
-        super().__init__(weight=weight, reduction=reduction)
+    def __init__(self, gamma=2.0, weight=None, reduction="mean", prior=None, tau=1.0):
+        super().__init__(weight=weight, reduction=reduction, prior=prior, tau=tau)
         if not float(gamma) >= 0.0:
             raise ValueError(f"gamma must be >= 0, got {gamma!r}.")
         self.gamma = float(gamma)
 
     def forward(self, logits, target):
         _check_inputs(logits, target)
-        ce = F.cross_entropy(logits, target, reduction="none")
+        ce = F.cross_entropy(self._adjust(logits), target, reduction="none")
         if self.gamma == 0.0:
             return self._finish(ce, target, logits.shape[1])
         # 1 - p_t = -expm1(-CE) keeps full precision as p_t -> 1; the clamp keeps the
@@ -239,10 +307,17 @@ class MarginCrossEntropy(_WeightedCriterion):
     weight : tensor of shape (2,), default=None
         Optional per-class weights.
     reduction : {'mean', 'sum', 'none'}, default='mean'
+    prior : tensor of shape (C,), default=None
+        Class frequencies. When given, the loss is computed on the logit-adjusted
+        ``z + tau * log(prior)`` (Menon et al. 2021), so that the raw logits ``z``
+        the network outputs rank and threshold for balanced error; prediction uses
+        ``z`` unchanged.
+    tau : float >= 0, default=1.0
+        Strength of the logit adjustment; ``0`` (or no ``prior``) turns it off.
     """
 
-    def __init__(self, margin=0.6, weight=None, reduction="mean"):
-        super().__init__(weight=weight, reduction=reduction)
+    def __init__(self, margin=0.6, weight=None, reduction="mean", prior=None, tau=1.0):
+        super().__init__(weight=weight, reduction=reduction, prior=prior, tau=tau)
         if not 0.5 < float(margin) < 1.0:
             raise ValueError(f"margin must be in the open interval (0.5, 1), got {margin!r}.")
         self.margin = float(margin)
@@ -256,7 +331,7 @@ class MarginCrossEntropy(_WeightedCriterion):
                 "MarginCrossEntropy is binary only: logits must have 2 columns, "
                 f"got {logits.shape[1]}."
             )
-        ce = F.cross_entropy(logits, target, reduction="none")
+        ce = F.cross_entropy(self._adjust(logits), target, reduction="none")
         # With two classes the probability of the true class is q for a positive and
         # 1 - q for a negative, so both of eqs. (4), (5) read: weight H(m - p_t), and
         # p_t < m  <=>  CE_i > -log m. One comparison in log space serves both.

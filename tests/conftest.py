@@ -9,6 +9,10 @@ from sklearn.datasets import make_classification
 
 KEEL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imbalanced"
 
+# The suite runs in parallel (pytest -n 2): one torch thread per worker. Several workers
+# each spinning a multi-threaded pool on small matrices slow each other down manyfold.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seed():

@@ -1,5 +1,6 @@
 """Behaviour of ImbalancedNeuralClassifier: labels, inputs, criteria, seeds, weights."""
 
+import math
 import pickle
 
 import numpy as np
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.metrics import balanced_accuracy_score
+from skorch.callbacks import Callback
 from torch import nn
 
 from sk_imbaloss import ImbalancedNeuralClassifier, MLP
@@ -25,7 +26,10 @@ def test_zero_configuration_fit(binary_data):
     assert clf.module_.layers[-1].out_features == 2
     assert clf.n_features_in_ == X.shape[1]
     assert isinstance(clf.criterion_, AdaptiveCrossEntropy)
-    assert len(clf.history) == 40
+    # max_epochs='auto': 40 epochs, or enough for 500 steps of 128 rows
+    assert len(clf.history) == max(40, math.ceil(500 / math.ceil(len(y) / 128)))
+    np.testing.assert_allclose(clf.class_prior_, np.bincount(y) / len(y), rtol=1e-6)
+    assert clf.optimizer_.defaults["weight_decay"] == 1e-3
 
 
 @pytest.mark.parametrize(
@@ -307,7 +311,7 @@ def test_clone_get_set_params_and_pickle(binary_data):
 
 
 def test_callbacks_and_history_still_work(binary_data):
-    from skorch.callbacks import Checkpoint, EpochScoring
+    from skorch.callbacks import EpochScoring
 
     X, y = binary_data
     labels = np.array(["no", "yes"])[y]
@@ -319,6 +323,123 @@ def test_callbacks_and_history_still_work(binary_data):
     assert all(np.isfinite(clf.history[:, "train_loss"]))
     assert isinstance(clf.history[-1, "batches", -1, "train_loss"], float)
     assert "train_acc_cb" in clf.history[-1]
+
+
+class _BatchRecorder(Callback):
+    """Records what the per-batch hooks see, as a user's callback would."""
+
+    def initialize(self):
+        self.begin, self.end, self.grads = [], [], 0
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        # skorch has opened this batch's history entry before the hook runs
+        self.begin.append((training, dict(net.history[-1, "batches", -1])))
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        self.end.append((training, kwargs["loss"].item()))
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        self.grads += 1
+
+
+def _history_losses(clf):
+    return [[(b.get("train_loss"), b.get("valid_loss"), b.get("train_batch_size",
+              b.get("valid_batch_size"))) for b in epoch["batches"]] for epoch in clf.history]
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_batch_hooks_see_every_batch_and_history_is_the_same(binary_data, early_stopping):
+    X, y = binary_data
+    params = dict(FAST, early_stopping=early_stopping)
+    lean = ImbalancedNeuralClassifier(**params).fit(X, y)
+    recorder = _BatchRecorder()
+    hooked = ImbalancedNeuralClassifier(callbacks=[("rec", recorder)], **params).fit(X, y)
+    # With or without a per-batch listener, the same training and the same history.
+    assert _history_losses(lean) == _history_losses(hooked)
+    np.testing.assert_array_equal(lean.predict_proba(X), hooked.predict_proba(X))
+    np.testing.assert_allclose(lean.history[:, "train_loss"], hooked.history[:, "train_loss"])
+    n_batches = sum(len(epoch["batches"]) for epoch in hooked.history)
+    assert len(recorder.begin) == len(recorder.end) == n_batches
+    assert all(entry == {} for _, entry in recorder.begin)
+    train_steps = sum(training for training, _ in recorder.end)
+    assert recorder.grads == train_steps == 5 * int(np.ceil(
+        len(y) * (0.9 if early_stopping else 1) / 128))
+    # The epoch loss is the batch-size-weighted mean of the batch losses, as in skorch.
+    for epoch in lean.history:
+        loss, size = zip(*[(b["train_loss"], b["train_batch_size"]) for b in epoch["batches"]
+                          if "train_loss" in b])
+        assert epoch["train_loss"] == pytest.approx(np.average(loss, weights=size))
+        assert epoch["train_batch_count"] == len(loss)
+
+
+def test_lbfgs_goes_through_the_closure(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(optimizer=torch.optim.LBFGS, lr=1.0,
+                                     optimizer__line_search_fn="strong_wolfe", batch_size=-1,
+                                     weight_decay=0, max_epochs=3, random_state=0).fit(X, y)
+    assert np.isfinite(clf.history[:, "train_loss"]).all()
+    assert clf.history[-1, "train_loss"] < clf.history[0, "train_loss"]
+
+
+def test_weight_decay_needs_an_optimizer_that_has_one(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(optimizer=torch.optim.LBFGS, **FAST)
+    with pytest.raises(ValueError, match="LBFGS has no weight_decay parameter"):
+        clf.fit(X, y)
+    sgd = ImbalancedNeuralClassifier(optimizer=torch.optim.SGD, weight_decay=0.01, **FAST)
+    assert sgd.fit(X, y).optimizer_.defaults["weight_decay"] == 0.01
+    # the skorch way wins over the top-level parameter
+    own = ImbalancedNeuralClassifier(optimizer__weight_decay=0.5, **FAST).fit(X, y)
+    assert own.optimizer_.defaults["weight_decay"] == 0.5
+
+
+@pytest.mark.parametrize("batch_size, n_rows, epochs", [(128, 200, 250), (128, 20000, 40),
+                                                        (-1, 200, 500), (50, 200, 125)])
+def test_auto_epochs_make_at_least_500_steps(batch_size, n_rows, epochs):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n_rows, 3)).astype(np.float32)
+    y = (X[:, 0] > 1).astype(int)
+    clf = ImbalancedNeuralClassifier(batch_size=batch_size, random_state=0)
+    assert clf._epochs(n_rows) == epochs
+    if n_rows <= 200:
+        clf.fit(X, y)
+        assert len(clf.history) == epochs
+        clf.partial_fit(X, y)
+        assert len(clf.history) == 2 * epochs
+
+
+@pytest.mark.parametrize(
+    "criterion, setting, tau",
+    [("adaptive", "auto", 1.0), ("focal", "auto", 0.0), ("margin", "auto", 0.0),
+     ("ce", "auto", 0.0), ("ce", 1.0, 1.0), ("adaptive", 0, 0.0), ("focal", 2.5, 2.5),
+     ("adaptive-seed", "auto", 0.0)],
+)
+def test_logit_adjustment_by_criterion(binary_data, criterion, setting, tau):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(criterion=criterion, logit_adjustment=setting,
+                                     **FAST).fit(X, y)
+    shift = clf.criterion_.logit_shift
+    if tau == 0:
+        assert shift is None
+    else:
+        np.testing.assert_allclose(shift.numpy(), tau * np.log(np.bincount(y) / len(y)),
+                                   rtol=1e-5)
+
+
+def test_adaptive_seed_is_the_original_rule(binary_data):
+    # criterion='adaptive-seed' trains exactly with the write-up's rule
+    X, y = binary_data
+    seed = ImbalancedNeuralClassifier(criterion="adaptive-seed", **FAST).fit(X, y)
+    assert seed.criterion_.logit_shift is None and seed.criterion_.offset == 0
+    own = ImbalancedNeuralClassifier(criterion=AdaptiveCrossEntropy, criterion__num_classes=2,
+                                     criterion__offset=0.0, criterion__reduction="none",
+                                     **FAST).fit(X, y)
+    np.testing.assert_array_equal(seed.predict_proba(X), own.predict_proba(X))
+    np.testing.assert_array_equal(seed.importance_, own.criterion_.importance.numpy())
+    default = ImbalancedNeuralClassifier(**FAST).fit(X, y)
+    assert default.criterion_.offset == 1.0
+    assert not np.array_equal(default.predict_proba(X), seed.predict_proba(X))
 
 
 def test_torch_dataset_input_falls_back_to_skorch(binary_data):
@@ -336,6 +457,11 @@ def test_torch_dataset_input_falls_back_to_skorch(binary_data):
     clf = ImbalancedNeuralClassifier(Linear, iterator_train__batch_size=32, **FAST)
     clf.fit(dataset, y)
     assert clf.predict(X).shape == y.shape
+    np.testing.assert_allclose(clf.class_prior_, np.bincount(y) / len(y), rtol=1e-6)
+    assert clf.criterion_.logit_shift is not None
+    # Without y the class frequencies are unknown: a clear error, not a silent no-op.
+    with pytest.raises(ValueError, match="need the class frequencies: pass y"):
+        ImbalancedNeuralClassifier(Linear, **FAST).fit(dataset, None)
 
 
 def test_real_keel_file_learns_the_minority(keel):

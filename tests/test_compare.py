@@ -46,7 +46,7 @@ def _scores(results):
 
 def test_method_names():
     assert list(METHODS) == [
-        "adaptive", "focal", "margin", "ce", "ce-balanced",
+        "adaptive", "adaptive-seed", "focal", "margin", "ce", "ce-balanced",
         "smote", "borderline-smote", "adasyn", "random-over", "random-under",
         "smote-tomek", "ce-threshold", "logreg-balanced", "balanced-rf", "hgb-balanced",
     ]

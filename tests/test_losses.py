@@ -53,7 +53,7 @@ def random_batch(generator, n, c, scale=3.0, classes=None):
 @pytest.mark.parametrize("alpha", [0.01, 0.3, 1.0])
 def test_adaptive_matches_seed_reference_over_many_batches(alpha):
     g = torch.Generator().manual_seed(1)
-    ours, ref = AdaptiveCrossEntropy(4, alpha=alpha), WeightedLoss(4, alpha=alpha)
+    ours, ref = AdaptiveCrossEntropy(4, alpha=alpha, offset=0.0), WeightedLoss(4, alpha=alpha)
     for step in range(200):
         # every third batch misses classes, as small batches of imbalanced data do
         classes = [0, 2] if step % 3 == 0 else None
@@ -189,6 +189,11 @@ def test_margin_rejects_multiclass_logits():
         (lambda: MarginCrossEntropy(margin=1.0), "margin"),
         (lambda: FocalLoss(reduction="avg"), "reduction"),
         (lambda: FocalLoss(weight=[1.0, -1.0]), "non-negative"),
+        (lambda: FocalLoss(prior=[0.9, 0.0]), "positive class frequencies"),
+        (lambda: FocalLoss(prior=[[0.5, 0.5]]), "1-D tensor"),
+        (lambda: FocalLoss(prior=[0.5, 0.5], tau=-1.0), "tau"),
+        (lambda: AdaptiveCrossEntropy(3, prior=[0.5, 0.5]), "prior has 2 values"),
+        (lambda: AdaptiveCrossEntropy(3, offset=-1.0), "offset"),
     ],
 )
 def test_bad_parameters_raise_value_errors(factory, match):
@@ -258,7 +263,7 @@ def test_property_focal_finite_and_bounded_by_ce(n, c, scale, gamma, seed):
 )
 def test_property_adaptive_matches_reference_and_stays_in_unit_interval(n, c, alpha, scale, seed):
     g = torch.Generator().manual_seed(seed)
-    ours, ref = AdaptiveCrossEntropy(c, alpha=alpha), WeightedLoss(c, alpha=alpha)
+    ours, ref = AdaptiveCrossEntropy(c, alpha=alpha, offset=0.0), WeightedLoss(c, alpha=alpha)
     for _ in range(3):
         logits, target = random_batch(g, n, c, scale=scale)
         value = ours(logits, target)
@@ -294,3 +299,60 @@ def test_adaptive_counts_an_exact_tie_with_the_true_class_as_right():
     loss(torch.tensor([[1.0, 1.0], [2.0, 1.0]]), torch.tensor([1, 1]))
     # sample 0 ties (right), sample 1 is missed: fnr of class 1 is 1/2
     torch.testing.assert_close(loss.importance, torch.tensor([1.0, 0.5]))
+
+
+# ---------------------------------------------------------------- logit adjustment
+PRIOR = torch.tensor([0.8, 0.15, 0.05])
+
+
+@pytest.mark.parametrize("tau", [0.5, 1.0, 2.0])
+def test_logit_adjustment_is_cross_entropy_on_shifted_logits(tau):
+    logits, target = random_batch(torch.Generator().manual_seed(5), 64, 3)
+    expected = F.cross_entropy(logits + tau * torch.log(PRIOR), target, reduction="none")
+    ce = FocalLoss(gamma=0.0, prior=PRIOR * 7, tau=tau, reduction="none")  # any scale
+    torch.testing.assert_close(ce(logits, target), expected)
+    focal = FocalLoss(gamma=2.0, prior=PRIOR, tau=tau, reduction="none")
+    p_t = torch.exp(-expected)
+    torch.testing.assert_close(focal(logits, target), (1 - p_t) ** 2 * expected)
+
+
+def test_tau_zero_or_no_prior_is_the_plain_loss():
+    logits, target = random_batch(torch.Generator().manual_seed(6), 32, 3)
+    plain = FocalLoss(gamma=1.0)(logits, target)
+    torch.testing.assert_close(FocalLoss(gamma=1.0, prior=PRIOR, tau=0.0)(logits, target), plain)
+    assert FocalLoss(prior=PRIOR, tau=0.0).logit_shift is None
+
+
+def test_adaptive_with_prior_weights_adjusted_ce_and_counts_misses_on_raw_logits():
+    prior = torch.tensor([0.9, 0.1])
+    loss = AdaptiveCrossEntropy(2, alpha=1.0, prior=prior, reduction="none")
+    # Sample 0 (class 1) is right on the raw logits but wrong after the shift by
+    # log(prior): a prediction uses the raw logits, so it counts as right.
+    logits = torch.tensor([[0.0, 1.0], [2.0, 0.0]])
+    target = torch.tensor([1, 1])
+    value = loss(logits, target)
+    torch.testing.assert_close(loss.importance, torch.tensor([1.0, 0.5]))
+    # class weight = offset 1 + importance 0.5
+    expected = F.cross_entropy(logits + torch.log(prior), target, reduction="none") * 1.5
+    torch.testing.assert_close(value, expected)
+
+
+def test_margin_gate_reads_the_adjusted_probability():
+    prior = torch.tensor([0.75, 0.25])
+    loss = MarginCrossEntropy(margin=0.6, prior=prior, reduction="none")
+    # raw q = 0.7 > m: confidently right without the adjustment, inside the band with it
+    z = torch.tensor([[0.0, math.log(0.7 / 0.3)]])
+    assert MarginCrossEntropy(margin=0.6, reduction="none")(z, torch.tensor([1])).item() == 0
+    adjusted = F.cross_entropy(z + torch.log(prior), torch.tensor([1]), reduction="none")
+    torch.testing.assert_close(loss(z, torch.tensor([1])), adjusted)
+
+
+def test_adaptive_offset_weighs_each_class_by_one_plus_importance():
+    logits, target = random_batch(torch.Generator().manual_seed(8), 50, 3)
+    default = AdaptiveCrossEntropy(3, alpha=0.3, reduction="none")
+    seed = AdaptiveCrossEntropy(3, alpha=0.3, offset=0.0, reduction="none")
+    ce = F.cross_entropy(logits, target, reduction="none")
+    value, seed_value = default(logits, target), seed(logits, target)
+    torch.testing.assert_close(default.importance, seed.importance)
+    torch.testing.assert_close(value, ce * (1 + default.importance[target]))
+    torch.testing.assert_close(seed_value, ce * seed.importance[target])
