@@ -110,7 +110,8 @@ class _WeightedCriterion(nn.Module):
                 f"prior has {self.logit_shift.shape[0]} values but the logits have "
                 f"{logits.shape[1]} classes."
             )
-        return logits + self.logit_shift.to(logits.dtype)
+        shift = self.logit_shift
+        return logits + (shift if shift.dtype == logits.dtype else shift.to(logits.dtype))
 
     def _finish(self, loss, target, n_classes):
         if self.weight is not None:
@@ -199,36 +200,37 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
         self.alpha = float(alpha)
         self.register_buffer("importance", torch.ones(num_classes))
 
-    @torch.no_grad()
     def _update_importance(self, logits, target):
         c = self.num_classes
+        logits = logits.detach()  # cheaper than a no_grad context on every batch
         # A sample is missed when another class has a strictly higher logit (argmax
         # != target, with ties counted as right): amax is cheaper than argmax on CPU.
-        true_logit = logits.gather(1, target[:, None]).squeeze(1)
-        missed = true_logit < logits.amax(dim=1)
+        missed = logits.gather(1, target[:, None]).squeeze(1) < logits.amax(dim=1)
         # One fixed-size scatter_add_ tallies both counts: slot y for a sample of
         # class y predicted right, slot C + y for one missed. Unlike unique, bincount
         # or boolean masks, nothing waits for the device to report a shape.
-        slots = target + missed * c
+        slots = target.add(missed, alpha=c)
         tallies = torch.zeros(2 * c, dtype=self.importance.dtype, device=logits.device)
-        tallies.scatter_add_(0, slots, torch.ones_like(target, dtype=tallies.dtype))
+        tallies.scatter_add_(0, slots, torch.ones_like(slots, dtype=tallies.dtype))
         misses = tallies[c:]
         counts = tallies[:c] + misses
-        fnr = misses / counts.clamp(min=1)
         # importance + a * (fnr - importance) = a * fnr + (1 - a) * importance, with
-        # a = alpha for the classes in the batch and 0 (no change) for absent ones.
-        self.importance.lerp_(fnr, (counts > 0).to(fnr.dtype) * self.alpha)
+        # a = alpha for the classes in the batch and 0 (no change) for absent ones
+        # (counts are whole numbers, so clamp(max=1) is 1 where a class is present).
+        self.importance.lerp_(misses / counts.clamp(min=1), counts.clamp(max=1) * self.alpha)
 
     def forward(self, logits, target):
         _check_inputs(logits, target, self.num_classes)
+        importance = self.importance
         if self.training:
             self._update_importance(logits, target)
-        weight = self.importance + self.offset if self.offset else self.importance
+        weight = importance + self.offset if self.offset else importance
         if self.weight is not None:
             weight = weight * self.weight
+        if weight.dtype != logits.dtype:
+            weight = weight.to(logits.dtype)
         # cross_entropy's per-class weight with reduction='none' is CE_i * weight[y_i].
-        loss = F.cross_entropy(self._adjust(logits), target, weight=weight.to(logits.dtype),
-                               reduction="none")
+        loss = F.cross_entropy(self._adjust(logits), target, weight=weight, reduction="none")
         return _reduce(loss, self.reduction)
 
     def extra_repr(self):
