@@ -108,7 +108,7 @@ X3, y3 = make_classification(
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
 for ax, alpha in zip(axes, [0.01, 0.1]):
     clf = ImbalancedNeuralClassifier(
-        criterion="adaptive", alpha=alpha, max_epochs=100, lr=1e-2, batch_size=64,
+        criterion="adaptive-seed", alpha=alpha, max_epochs=100, lr=1e-2, batch_size=64,
         random_state=0,
     ).fit(X3, y3)
     importance = np.array(clf.history[:, "importance"])  # (n_epochs, n_classes)
@@ -117,7 +117,7 @@ for ax, alpha in zip(axes, [0.01, 0.1]):
     for label, column in zip(clf.classes_, importance.T):
         ax.plot(np.arange(1, len(column) + 1), column,
                 label=f"class {label} ({np.mean(y3 == label):.0%})")
-    ax.set_title(f"criterion='adaptive', alpha={alpha}")
+    ax.set_title(f"criterion='adaptive-seed', alpha={alpha}")
     ax.set_xlabel("epoch")
 axes[0].set_ylabel("importance")
 axes[0].legend()
