@@ -9,7 +9,7 @@ for script in bench_loss_step.py bench_fit.py bench_scaling.py bench_predict.py 
 done
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-for script in loss_variants.py adaptive_variants.py; do
+for script in loss_variants.py adaptive_variants.py unseen_data.py; do
   echo "== $script --quick"
   python "$script" --quick --out "$scratch/$script"
 done
