@@ -125,7 +125,10 @@ default='adaptive'
         Strength ``tau`` of the logit adjustment (Menon et al. 2021) in the criteria by
         name: the loss is computed on ``z + tau * log(prior)``, with ``prior`` the
         class frequencies of the training data, while predictions use the raw logits
-        ``z``. ``'auto'`` is 1 for ``'adaptive'`` and 0 for the others: focal and
+        ``z``; ``class_weight`` and ``sample_weight`` then act as costs on top of that
+        balanced decision, so ``class_weight='balanced'`` doubles the correction (use it
+        with ``logit_adjustment=0``). ``'auto'`` is 1 for ``'adaptive'`` and 0 for the
+        others: focal and
         margin losses down-weight the samples the shift makes easy (the majority), and
         with a shift they drift to predicting the minority everywhere. ``0`` turns it
         off.
@@ -142,12 +145,13 @@ default='adaptive'
     optimizer : torch optimizer class, default=torch.optim.Adam
     lr : float, default=1e-3
     weight_decay : float >= 0, default=1e-3
-        The optimizer's ``weight_decay`` (an L2 penalty for Adam). An optimizer
-        without one (LBFGS) needs ``weight_decay=0``.
+        The optimizer's ``weight_decay`` (an L2 penalty for Adam; it replaces AdamW's
+        own default too). An optimizer without one (LBFGS) needs ``weight_decay=0``;
+        ``optimizer__weight_decay`` takes precedence.
     max_epochs : int or 'auto', default='auto'
         Passes over the training data. ``'auto'`` is 40 epochs, or more on small data
         sets: as many as it takes to make at least 500 gradient steps
-        (``max(40, ceil(500 / batches per epoch))``).
+        (``max(40, ceil(500 / batches per epoch))``); 40 for each ``partial_fit`` call.
     batch_size : int, default=128
         ``-1`` trains on the whole set in one batch.
     shuffle : bool, default=True
@@ -189,9 +193,9 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
     class_weight_ : ndarray of shape (n_classes,)
         The per-class weights in effect (ones for ``class_weight=None``).
     class_prior_ : ndarray of shape (n_classes,)
-        The class frequencies of the training data (a class known from ``classes``
-        but absent from ``y`` counts as one sample); the prior of the logit
-        adjustment.
+        The prior of the logit adjustment: each class's share of the rows trained on
+        (``partial_fit`` calls add to it). A class known from ``classes`` but not seen
+        yet counts as the rarest seen class.
     importance_ : ndarray of shape (n_classes,)
         The adaptive importance per class after training (``'adaptive'``,
         ``'adaptive-seed'``);
@@ -415,17 +419,34 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             self.class_weight_ = compute_class_weight(
                 self.class_weight, classes=self.classes_, y=y
             ).astype(np.float32)
-            # A class known from ``classes`` but absent from y counts as one sample.
-            counts = np.maximum(np.bincount(y_enc, minlength=len(self.classes_)), 1)
-            self.class_prior_ = (counts / counts.sum()).astype(np.float32)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float32, ensure_non_negative=True
             )
             if not np.isfinite(sample_weight).all():
                 raise ValueError("sample_weight contains NaN or infinity.")
+        self._update_class_prior(y_enc, reset)
         device = _check_device(self.device)
         return ArrayDataset(X, y_enc.astype(np.int64), sample_weight, device=device), y_enc
+
+    def _update_class_prior(self, y_enc, reset):
+        """Set ``class_prior_`` from the class counts of all the data trained on so far.
+
+        ``partial_fit`` and warm-started fits add their rows to the counts and update
+        the criterion's prior in place. A class known from ``classes`` but not seen
+        yet counts as the rarest seen class, so that its logit is not shifted far
+        beyond the others'.
+        """
+        counts = np.bincount(y_enc, minlength=len(self.classes_)).astype(np.float64)
+        if not reset and getattr(self, "class_counts_", None) is not None:
+            counts = counts + self.class_counts_
+        self.class_counts_ = counts
+        seen = counts > 0
+        counts = np.where(seen, counts, counts[seen].min())
+        self.class_prior_ = (counts / counts.sum()).astype(np.float32)
+        criterion = getattr(self, "criterion_", None)
+        if not reset and hasattr(criterion, "set_prior"):
+            criterion.set_prior(self.class_prior_)
 
     def _dataset_class_stats(self, y):
         """``class_weight_`` and ``class_prior_`` for a torch Dataset and its ``y``."""
@@ -446,8 +467,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         self.class_weight_ = compute_class_weight(
             self.class_weight, classes=classes, y=y
         ).astype(np.float32)
-        counts = np.maximum(np.bincount(y, minlength=len(classes)), 1)
-        self.class_prior_ = (counts / counts.sum()).astype(np.float32)
+        self._update_class_prior(y, reset=True)
 
     def _known_classes(self):
         """The ``classes`` parameter, or None when it is unset or empty."""
@@ -518,9 +538,10 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         args, kwargs = self.get_params_for_optimizer("optimizer", self.get_all_learnable_params())
         if "weight_decay" not in kwargs and self.weight_decay:
             if "weight_decay" not in inspect.signature(self.optimizer).parameters:
+                name = getattr(self.optimizer, "__name__", repr(self.optimizer))
                 raise ValueError(
-                    f"weight_decay={self.weight_decay!r} but {self.optimizer.__name__} has "
-                    "no weight_decay parameter; set weight_decay=0 for this optimizer."
+                    f"weight_decay={self.weight_decay!r} but {name} has no weight_decay "
+                    "parameter; set weight_decay=0 for this optimizer."
                 )
             kwargs["weight_decay"] = self.weight_decay
         if self.optimizer in (torch.optim.Adam, torch.optim.AdamW) and not (
@@ -645,10 +666,12 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         if epochs is None:
-            try:
-                epochs = self._epochs(len(X))
-            except TypeError:  # a Dataset without a length: the 'auto' minimum
+            if fit_params.get("_routing_method") == "partial_fit" or not hasattr(X, "__len__"):
+                # A partial_fit chunk is not the training set: 'auto' is the plain 40
+                # epochs there (and for a Dataset without a length).
                 epochs = _AUTO_EPOCHS if self.max_epochs == "auto" else self.max_epochs
+            else:
+                epochs = self._epochs(len(X))
         return super().fit_loop(X, y, epochs=epochs, **fit_params)
 
     def _needs_batch_hooks(self):
@@ -859,7 +882,10 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         """The adaptive importance per class, in ``classes_`` order."""
         criterion = getattr(self, "criterion_", None)
         if not isinstance(getattr(criterion, "importance", None), torch.Tensor):
-            raise AttributeError("importance_ exists only after a fit with criterion='adaptive'.")
+            raise AttributeError(
+                "importance_ exists only after a fit with criterion='adaptive' or "
+                "'adaptive-seed'."
+            )
         return criterion.importance.detach().cpu().numpy().copy()
 
     # scikit-learn's repr (changed parameters only) reads better inside Pipelines and

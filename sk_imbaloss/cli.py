@@ -36,7 +36,12 @@ def _int_at_least(minimum):
 
 
 def _epochs(text):
-    return "auto" if text == "auto" else _int_at_least(1)(text)
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return _int_at_least(1)(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; use a positive integer or 'auto'") from None
 
 
 def build_parser():

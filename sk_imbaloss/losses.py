@@ -101,6 +101,19 @@ class _WeightedCriterion(nn.Module):
         self.register_buffer("weight", _as_weight(weight))
         self.register_buffer("logit_shift", _logit_shift(prior, self.tau))
 
+    @torch.no_grad()
+    def set_prior(self, prior):
+        """Replace the prior of the logit adjustment in place (no-op when it is off)."""
+        if self.logit_shift is None:
+            return
+        shift = _logit_shift(prior, self.tau)
+        if shift.shape != self.logit_shift.shape:
+            raise ValueError(
+                f"prior has {shift.shape[0]} values; the criterion has "
+                f"{self.logit_shift.shape[0]} classes."
+            )
+        self.logit_shift.copy_(shift)
+
     def _adjust(self, logits):
         """The logits the loss is computed on: ``z + tau * log(prior)`` with a prior."""
         if self.logit_shift is None:

@@ -387,6 +387,12 @@ def test_weight_decay_needs_an_optimizer_that_has_one(binary_data):
     clf = ImbalancedNeuralClassifier(optimizer=torch.optim.LBFGS, **FAST)
     with pytest.raises(ValueError, match="LBFGS has no weight_decay parameter"):
         clf.fit(X, y)
+    from functools import partial
+
+    lbfgs = ImbalancedNeuralClassifier(optimizer=partial(torch.optim.LBFGS, history_size=5),
+                                       **FAST)
+    with pytest.raises(ValueError, match="has no weight_decay parameter"):
+        lbfgs.fit(X, y)
     sgd = ImbalancedNeuralClassifier(optimizer=torch.optim.SGD, weight_decay=0.01, **FAST)
     assert sgd.fit(X, y).optimizer_.defaults["weight_decay"] == 0.01
     # the skorch way wins over the top-level parameter
@@ -405,8 +411,9 @@ def test_auto_epochs_make_at_least_500_steps(batch_size, n_rows, epochs):
     if n_rows <= 200:
         clf.fit(X, y)
         assert len(clf.history) == epochs
+        # a partial_fit chunk is not the training set: 'auto' is 40 epochs per call
         clf.partial_fit(X, y)
-        assert len(clf.history) == 2 * epochs
+        assert len(clf.history) == epochs + 40
 
 
 @pytest.mark.parametrize(
@@ -425,6 +432,32 @@ def test_logit_adjustment_by_criterion(binary_data, criterion, setting, tau):
     else:
         np.testing.assert_allclose(shift.numpy(), tau * np.log(np.bincount(y) / len(y)),
                                    rtol=1e-5)
+
+
+def test_weights_are_costs_on_top_of_the_raw_class_prior(binary_data):
+    X, y = binary_data
+    frequencies = np.bincount(y) / len(y)
+    for clf in (ImbalancedNeuralClassifier(class_weight="balanced", **FAST).fit(X, y),
+                ImbalancedNeuralClassifier(**FAST).fit(X, y, sample_weight=1 + 9.0 * y)):
+        np.testing.assert_allclose(clf.class_prior_, frequencies, rtol=1e-5)
+        np.testing.assert_allclose(clf.criterion_.logit_shift.numpy(), np.log(frequencies),
+                                   rtol=1e-5)
+
+
+def test_partial_fit_prior_follows_all_the_data_seen(multiclass_data):
+    X, y = multiclass_data
+    clf = ImbalancedNeuralClassifier(max_epochs=2, random_state=0)
+    first = np.flatnonzero(y != 2)[:60]
+    clf.partial_fit(X[first], y[first], classes=np.unique(y))
+    counts = np.bincount(y[first], minlength=3).astype(float)
+    counts[2] = counts[counts > 0].min()  # not seen yet: as rare as the rarest seen class
+    np.testing.assert_allclose(clf.class_prior_, counts / counts.sum(), rtol=1e-5)
+    for chunk in np.array_split(np.arange(len(y)), 3):
+        clf.partial_fit(X[chunk], y[chunk])
+    seen = np.bincount(np.concatenate([y[first], y]), minlength=3)
+    np.testing.assert_allclose(clf.class_prior_, seen / seen.sum(), rtol=1e-5)
+    np.testing.assert_allclose(clf.criterion_.logit_shift.numpy(),
+                               np.log(seen / seen.sum()), rtol=1e-5)
 
 
 def test_adaptive_seed_is_the_original_rule(binary_data):

@@ -98,3 +98,20 @@ def test_python_dash_m():
     done = subprocess.run([sys.executable, "-m", "sk_imbaloss", "compare", "--help"],
                           capture_output=True, text=True, check=True)
     assert "--scheduler ADDRESS" in done.stdout and "--methods" in done.stdout
+
+
+@pytest.mark.parametrize("value, ok", [("auto", "auto"), ("AUTO", "auto"), ("7", 7)])
+def test_max_epochs_takes_a_count_or_auto(value, ok):
+    from sk_imbaloss.cli import build_parser
+
+    args = build_parser().parse_args(["compare", "--max-epochs", value])
+    assert args.max_epochs == ok
+
+
+@pytest.mark.parametrize("value", ["many", "0"])
+def test_bad_max_epochs_names_the_choices(value, capsys):
+    from sk_imbaloss.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["compare", "--max-epochs", value])
+    assert "use a positive integer or 'auto'" in capsys.readouterr().err
