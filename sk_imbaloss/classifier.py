@@ -50,6 +50,9 @@ _INFERENCE_BATCH_SIZE = 8192
 _AUTO_EPOCHS = 40
 _AUTO_STEPS = 500
 
+#: Top-level parameters that configure a criterion chosen by name.
+_CRITERION_PARAMS = frozenset({"alpha", "gamma", "margin", "logit_adjustment"})
+
 #: The criteria selectable by name.
 CRITERIA = ("adaptive", "adaptive-seed", "focal", "margin", "ce")
 
@@ -329,6 +332,20 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                     f"criterion={self.criterion!r} use the top-level alpha, gamma, "
                     "margin and class_weight parameters."
                 )
+
+    def set_params(self, **kwargs):
+        super().set_params(**kwargs)
+        if self.initialized_:
+            # The top-level alpha, gamma, margin and logit_adjustment configure the
+            # criterion by name, and weight_decay the optimizer: as with skorch's own
+            # criterion__* / optimizer__* parameters, changing them on an initialized
+            # net rebuilds that part (and the optimizer after a new criterion).
+            if isinstance(self.criterion, str) and _CRITERION_PARAMS & kwargs.keys():
+                self._initialize_criterion()
+                self._initialize_optimizer()
+            elif "weight_decay" in kwargs:
+                self._initialize_optimizer()
+        return self
 
     def _get_param_names(self):
         # skorch lists every attribute without a trailing underscore, which leaks its

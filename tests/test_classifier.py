@@ -295,6 +295,19 @@ def test_warm_start_keeps_weights(binary_data):
     assert clf.module_ is module and len(clf.history) == 4
 
 
+def test_set_params_on_a_fitted_net_rebuilds_the_criterion_or_optimizer(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(warm_start=True, **FAST).fit(X, y)
+    assert clf.criterion_.logit_shift is not None
+    clf.set_params(logit_adjustment=0, alpha=0.5)
+    assert clf.criterion_.logit_shift is None and clf.criterion_.alpha == 0.5
+    clf.set_params(weight_decay=0.25)
+    assert clf.optimizer_.defaults["weight_decay"] == 0.25
+    clf.fit(X, y)  # warm start: continues with the new settings
+    assert clf.criterion_.logit_shift is None
+    assert clf.optimizer_.defaults["weight_decay"] == 0.25
+
+
 def test_clone_get_set_params_and_pickle(binary_data):
     X, y = binary_data
     clf = ImbalancedNeuralClassifier(criterion="focal", gamma=1.0, optimizer__weight_decay=1e-4,
