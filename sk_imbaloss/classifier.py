@@ -732,7 +732,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         # written once, at the end of the epoch, instead of batch by batch.
         if iterator is None:
             return
-        batches = self.history[-1]["batches"]
+        epoch = self.history[-1]
+        batches = epoch["batches"]
         first = len(batches)
         losses, sizes = [], []
         if self._needs_batch_hooks():
@@ -753,11 +754,11 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         for entry, value, size in zip(batches[first:], values, sizes):
             entry[prefix + "_loss"] = value
             entry[prefix + "_batch_size"] = size
-        self.history.record(prefix + "_batch_count", len(values))
+        epoch[prefix + "_batch_count"] = len(values)  # what history.record writes
         if values:
-            self.__dict__.setdefault("epoch_losses_", {})[prefix + "_loss"] = float(
-                np.average(values, weights=sizes)
-            )
+            # the batch-size-weighted mean, as PassthroughScoring's np.average computes it
+            mean = sum(v * n for v, n in zip(values, sizes)) / sum(sizes)
+            self.__dict__.setdefault("epoch_losses_", {})[prefix + "_loss"] = mean
         bad = [v for v in values if not math.isfinite(v)] if training else []
         if bad:
             raise TrainingDivergedError(
@@ -934,9 +935,10 @@ class _EpochLoss(PassthroughScoring):
         is_best = self._is_best_score(score)
         if is_best:
             self.best_score_ = score
-        net.history.record(self.name, score)
+        epoch = net.history[-1]  # what history.record writes to
+        epoch[self.name] = score
         if is_best is not None:
-            net.history.record(self.name + "_best", bool(is_best))
+            epoch[self.name + "_best"] = bool(is_best)
 
 
 class _QuietPrintLog(PrintLog):
