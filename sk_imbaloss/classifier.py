@@ -199,6 +199,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         The prior of the logit adjustment: each class's share of the rows trained on
         (``partial_fit`` calls add to it). A class known from ``classes`` but not seen
         yet counts as the rarest seen class.
+    class_counts_ : ndarray of shape (n_classes,)
+        Rows per class trained on, the counts behind ``class_prior_``.
     importance_ : ndarray of shape (n_classes,)
         The adaptive importance per class after training (``'adaptive'``,
         ``'adaptive-seed'``);
@@ -477,7 +479,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                     "pass y (the encoded targets 0..C-1) along with the Dataset, or set "
                     "class_weight=None and logit_adjustment=0."
                 )
-            self.class_weight_ = self.class_prior_ = None
+            self.class_weight_ = self.class_prior_ = self.class_counts_ = None
             return
         y = np.asarray(y)
         classes = np.arange(len(self.classes_))

@@ -77,10 +77,10 @@ def _logit_shift(prior, tau):
     return float(tau) * torch.log(prior / prior.sum())
 
 
-def _check_tau(tau):
-    if isinstance(tau, bool) or not float(tau) >= 0.0 or not math.isfinite(float(tau)):
-        raise ValueError(f"tau must be a finite float >= 0, got {tau!r}.")
-    return float(tau)
+def _check_nonnegative(name, value):
+    if isinstance(value, bool) or not 0.0 <= float(value) < math.inf:
+        raise ValueError(f"{name} must be a finite float >= 0, got {value!r}.")
+    return float(value)
 
 
 def _reduce(loss, reduction):
@@ -97,7 +97,7 @@ class _WeightedCriterion(nn.Module):
     def __init__(self, weight=None, reduction="mean", prior=None, tau=1.0):
         super().__init__()
         self.reduction = _check_reduction(reduction)
-        self.tau = _check_tau(tau)
+        self.tau = _check_nonnegative("tau", tau)
         self.register_buffer("weight", _as_weight(weight))
         self.register_buffer("logit_shift", _logit_shift(prior, self.tau))
 
@@ -195,9 +195,7 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
     def __init__(self, num_classes, alpha=0.01, weight=None, reduction="mean", prior=None,
                  tau=1.0, offset=1.0):
         super().__init__(weight=weight, reduction=reduction, prior=prior, tau=tau)
-        if isinstance(offset, bool) or not 0.0 <= float(offset) < math.inf:
-            raise ValueError(f"offset must be a finite float >= 0, got {offset!r}.")
-        self.offset = float(offset)
+        self.offset = _check_nonnegative("offset", offset)
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}.")
         if not 0.0 < float(alpha) <= 1.0:
