@@ -86,6 +86,13 @@ def run_variants(variants, description, default_out, max_epochs="auto"):
     results = run_comparison(datasets, chosen, folds=folds, repeats=repeats,
                              max_epochs=max_epochs, n_jobs=args.n_jobs)
     args.out.mkdir(parents=True, exist_ok=True)
-    results.to_csv(args.out / "results.csv", index=False)
+    path = args.out / "results.csv"
+    if args.only and path.exists():  # replace the chosen variants' rows, keep the rest
+        import pandas as pd
+
+        kept = pd.read_csv(path)
+        kept = kept[~kept["method"].isin(args.only)]
+        results = pd.concat([kept, results], ignore_index=True)
+    results.to_csv(path, index=False)
     metrics = ["g_mean", "average_precision", "balanced_accuracy", "roc_auc"]
     print(results.groupby("method")[metrics].mean().round(3).to_string())

@@ -1,6 +1,8 @@
 """Variants of the losses on the 14 KEEL files, with the exact protocol of ``compare``.
 
-The original rules and ablations of the defaults, under the estimator's defaults.
+The original rules and ablations of the defaults, under the estimator's defaults; then
+(round 2) the logit adjustment deferred to later in training or applied at prediction
+only (post-hoc), to keep cross entropy's ranking while moving the threshold.
 
 Each variant is a method factory run through :func:`sk_imbaloss.compare.run_comparison`
 (same splits, seeds, scaling and training budget as ``sk-imbaloss compare``), so its
@@ -13,12 +15,14 @@ every variant is fixed before it is run. Run from the repository root:
 
 from functools import partial
 
+import torch
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from _common import run_variants
 from sk_imbaloss import ImbalancedNeuralClassifier
 from sk_imbaloss.compare import _loss
+from sk_imbaloss.losses import AdaptiveCrossEntropy
 
 
 class _NoOffsetNet(ImbalancedNeuralClassifier):
@@ -30,19 +34,99 @@ class _NoOffsetNet(ImbalancedNeuralClassifier):
         return self
 
 
-def _no_offset(seed, max_epochs):
+class _DeferredNet(ImbalancedNeuralClassifier):
+    """The default adaptive loss with its logit adjustment deferred (Cao et al. 2019).
+
+    The adjustment's strength is 0 until a fraction ``start`` of the epochs, then
+    rises linearly to 1 at ``end`` (a step when ``end == start``).
+    """
+
+    start = end = 0.5
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        self._total_epochs = epochs or self._epochs(len(X))
+        return super().fit_loop(X, y, epochs=epochs, **fit_params)
+
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        shift = self.criterion_.logit_shift
+        done = (len(self.history) - 1) / self._total_epochs
+        if len(self.history) == 1:
+            self._full_shift = shift.clone()
+        if self.end > self.start:
+            strength = min(1.0, max(0.0, (done - self.start) / (self.end - self.start)))
+        else:
+            strength = float(done >= self.start)
+        shift.copy_(strength * self._full_shift)
+
+
+class _Deferred80Net(_DeferredNet):
+    start = end = 0.8
+
+
+class _RampNet(_DeferredNet):
+    start, end = 0.0, 0.5
+
+
+class _DecisionMissLoss(AdaptiveCrossEntropy):
+    """Counts misses on the logits the prediction uses, ``z - log(prior)``."""
+
+    def _update_importance(self, logits, target):
+        super()._update_importance(logits + self.decision_shift, target)
+
+
+class _PostHocNet(ImbalancedNeuralClassifier):
+    """Trained without logit adjustment; the adjustment applied at prediction instead.
+
+    ``predict_proba`` is ``softmax(z - log(prior))`` (Menon et al. 2021, post-hoc), so
+    the ranking is the loss's own and the threshold that of balanced error.
+    """
+
+    miss_at_decision = False
+
+    def initialize_criterion(self):
+        super().initialize_criterion()
+        if self.miss_at_decision:
+            criterion = self.criterion_
+            criterion.__class__ = _DecisionMissLoss
+            criterion.register_buffer("decision_shift", -self._log_prior())
+        return self
+
+    def _log_prior(self):
+        return torch.log(torch.as_tensor(self.class_prior_))
+
+    def predict_proba(self, X):
+        return torch.softmax(self._logits(X).float() - self._log_prior(), dim=1).numpy()
+
+
+class _PostHocMissNet(_PostHocNet):
+    miss_at_decision = True
+
+
+def _net(cls, seed, max_epochs, **params):
     return Pipeline([("scale", StandardScaler()),
-                     ("net", _NoOffsetNet(max_epochs=max_epochs, random_state=seed))])
+                     ("net", cls(max_epochs=max_epochs, random_state=seed, **params))])
 
 
 VARIANTS = {
     "adaptive-seed (the original rule)": partial(_loss, "adaptive-seed"),
-    "adaptive, weight = importance (no offset)": _no_offset,
+    "adaptive, weight = importance (no offset)": partial(_net, _NoOffsetNet),
     "ce + logit adjustment (no importance)": partial(_loss, "ce", logit_adjustment=1.0),
     "adaptive, weight 1 + importance (the default)": partial(_loss, "adaptive"),
     "adaptive, alpha=0.1": partial(_loss, "adaptive", alpha=0.1),
     "focal + balanced": partial(_loss, "focal", class_weight="balanced"),
     "margin + balanced": partial(_loss, "margin", class_weight="balanced"),
+    # Round 2: the adjustment later in training, or at prediction only.
+    "adaptive, adjustment deferred to mid-training": partial(_net, _DeferredNet),
+    "adaptive, adjustment deferred to 80 % of training": partial(_net, _Deferred80Net),
+    "adaptive, adjustment ramped in over the first half": partial(_net, _RampNet),
+    "ce, post-hoc adjustment": partial(_net, _PostHocNet, criterion="ce"),
+    "adaptive weights, post-hoc adjustment": partial(
+        _net, _PostHocNet, criterion="adaptive", logit_adjustment=0),
+    "adaptive weights, post-hoc adjustment, misses at the decision": partial(
+        _net, _PostHocMissNet, criterion="adaptive", logit_adjustment=0),
+    "focal, post-hoc adjustment": partial(_net, _PostHocNet, criterion="focal"),
+    "margin, post-hoc adjustment": partial(_net, _PostHocNet, criterion="margin"),
 }
 
 

@@ -13,3 +13,6 @@ for script in loss_variants.py adaptive_variants.py unseen_data.py; do
   echo "== $script --quick"
   python "$script" --quick --out "$scratch/$script"
 done
+echo "== paired.py"
+python paired.py "$scratch/loss_variants.py/results.csv" \
+  --reference "adaptive, weight 1 + importance (the default)"

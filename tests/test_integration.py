@@ -7,6 +7,7 @@ from imblearn.over_sampling import SMOTE
 from imblearn.pipeline import make_pipeline as make_imb_pipeline
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import (
+    FixedThresholdClassifier,
     GridSearchCV,
     StratifiedKFold,
     TunedThresholdClassifierCV,
@@ -78,6 +79,18 @@ def test_tuned_threshold_classifier(binary_data):
     tuned.fit(X, y)
     assert 0.0 < tuned.best_threshold_ < 1.0
     assert set(tuned.predict(X)) <= {0, 1}
+
+
+def test_post_hoc_threshold_at_the_prior(binary_data):
+    # The README's post-hoc logit adjustment: minority wherever P(minority) > prior.
+    X, y = binary_data
+    prior = y.mean()
+    post_hoc = FixedThresholdClassifier(
+        ImbalancedNeuralClassifier(criterion="ce", max_epochs=20, random_state=0),
+        threshold=prior, pos_label=1, response_method="predict_proba").fit(X, y)
+    proba = post_hoc.estimator_.predict_proba(X)[:, 1]
+    np.testing.assert_array_equal(post_hoc.predict(X), (proba >= prior).astype(int))
+    assert post_hoc.predict(X).mean() > post_hoc.estimator_.predict(X).mean()
 
 
 def test_calibrated_classifier(binary_data):
