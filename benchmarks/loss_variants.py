@@ -2,7 +2,8 @@
 
 The original rules and ablations of the defaults, under the estimator's defaults; then
 (round 2) the logit adjustment deferred to later in training or applied at prediction
-only (post-hoc), to keep cross entropy's ranking while moving the threshold.
+only (post-hoc), to keep cross entropy's ranking while moving the threshold; (round 3)
+focal modulation or a margin gate on the raw probabilities on top of the default.
 
 Each variant is a method factory run through :func:`sk_imbaloss.compare.run_comparison`
 (same splits, seeds, scaling and training budget as ``sk-imbaloss compare``), so its
@@ -16,13 +17,14 @@ every variant is fixed before it is run. Run from the repository root:
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from _common import run_variants
 from sk_imbaloss import ImbalancedNeuralClassifier
 from sk_imbaloss.compare import _loss
-from sk_imbaloss.losses import AdaptiveCrossEntropy
+from sk_imbaloss.losses import AdaptiveCrossEntropy, _reduce
 
 
 class _NoOffsetNet(ImbalancedNeuralClassifier):
@@ -103,6 +105,62 @@ class _PostHocMissNet(_PostHocNet):
     miss_at_decision = True
 
 
+class _RawModulatedLoss(AdaptiveCrossEntropy):
+    """The default adaptive loss times a factor of the raw ``p_t = softmax(z)[y]``.
+
+    Focal modulation ``(1 - p_t)^gamma`` (``detach``: as a weight, no gradient through
+    it) or a margin gate ``p_t < gate``. Computed on the raw logits, not the adjusted
+    ones, so that the factor is the same for both classes at the balanced decision
+    boundary and does not move it.
+    """
+
+    gamma, gate, detach = 0.0, None, True
+
+    def forward(self, logits, target):
+        importance = self.importance
+        if self.training:
+            self._update_importance(logits, target)
+        loss = F.cross_entropy(self._adjust(logits), target, weight=importance + self.offset,
+                               reduction="none")
+        raw_ce = F.cross_entropy(logits, target, reduction="none")
+        if self.gate is not None:
+            factor = (torch.exp(-raw_ce.detach()) < self.gate).to(loss.dtype)
+        else:
+            factor = (-torch.expm1(-raw_ce)).clamp(min=1e-30).pow(self.gamma)
+            factor = factor.detach() if self.detach else factor
+        return _reduce(loss * factor, self.reduction)
+
+
+class _RawModulatedNet(ImbalancedNeuralClassifier):
+    loss_settings = {}
+
+    def initialize_criterion(self):
+        super().initialize_criterion()
+        self.criterion_.__class__ = _RawModulatedLoss
+        vars(self.criterion_).update(self.loss_settings)
+        return self
+
+
+class _RawFocal1Net(_RawModulatedNet):
+    loss_settings = {"gamma": 1.0}
+
+
+class _RawFocal2Net(_RawModulatedNet):
+    loss_settings = {"gamma": 2.0}
+
+
+class _RawFocal2GradNet(_RawModulatedNet):
+    loss_settings = {"gamma": 2.0, "detach": False}
+
+
+class _RawGate80Net(_RawModulatedNet):
+    loss_settings = {"gate": 0.8}
+
+
+class _RawGate95Net(_RawModulatedNet):
+    loss_settings = {"gate": 0.95}
+
+
 def _net(cls, seed, max_epochs, **params):
     return Pipeline([("scale", StandardScaler()),
                      ("net", cls(max_epochs=max_epochs, random_state=seed, **params))])
@@ -127,6 +185,12 @@ VARIANTS = {
         _net, _PostHocMissNet, criterion="adaptive", logit_adjustment=0),
     "focal, post-hoc adjustment": partial(_net, _PostHocNet, criterion="focal"),
     "margin, post-hoc adjustment": partial(_net, _PostHocNet, criterion="margin"),
+    # Round 3: focal modulation or a margin gate on the raw p_t, on top of the default.
+    "adaptive x (1 - p_t) as a weight": partial(_net, _RawFocal1Net),
+    "adaptive x (1 - p_t)^2 as a weight": partial(_net, _RawFocal2Net),
+    "adaptive x (1 - p_t)^2, focal gradient": partial(_net, _RawFocal2GradNet),
+    "adaptive, gated at p_t < 0.8": partial(_net, _RawGate80Net),
+    "adaptive, gated at p_t < 0.95": partial(_net, _RawGate95Net),
 }
 
 

@@ -9,6 +9,9 @@ class thinned to 1 in 8 (a fixed random subset), and two synthetic sets from
 ``make_classification`` (1:19, with and without label noise). From the repository root:
 
     python benchmarks/unseen_data.py --out docs/unseen [--n-jobs 2] [--quick]
+        [--variants NAME ...]
+
+``--variants`` adds variants of ``loss_variants.py`` (by name) to the methods.
 """
 
 import argparse
@@ -17,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine, make_classification
 
-from sk_imbaloss.compare import DEFAULT_METHODS, run_comparison
+from loss_variants import VARIANTS
+from sk_imbaloss.compare import DEFAULT_METHODS, resolve_methods, run_comparison
 from sk_imbaloss.datasets import as_dataset, load_default
 from sk_imbaloss.report import write_report
 
@@ -47,12 +51,16 @@ def main():
     parser.add_argument("--out", type=Path, default=Path("docs/unseen"))
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="two data sets, 2 folds")
+    parser.add_argument("--variants", nargs="+", default=[], choices=list(VARIANTS),
+                        metavar="NAME", help="variants of loss_variants.py to add")
     args = parser.parse_args()
     data = list(datasets())
     folds, repeats = 5, 2
     if args.quick:
         data, folds, repeats = data[:2], 2, 1
-    results = run_comparison(data, DEFAULT_METHODS, folds=folds, repeats=repeats,
+    methods = dict(resolve_methods(DEFAULT_METHODS))
+    methods.update((name, VARIANTS[name]) for name in args.variants)
+    results = run_comparison(data, methods, folds=folds, repeats=repeats,
                              n_jobs=args.n_jobs)
     write_report(results, args.out)
     means = results.groupby(["dataset", "method"])[["g_mean", "average_precision"]].mean()
