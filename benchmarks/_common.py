@@ -76,15 +76,19 @@ def run_variants(variants, description, default_out, max_epochs="auto"):
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--only", nargs="+", choices=list(variants), metavar="NAME")
     parser.add_argument("--quick", action="store_true", help="two small files, 2 folds")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="repeats of the 5-fold split (default 2, as compare)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the splits and nets (default 0, as compare)")
     args = parser.parse_args()
     paths = list(iter_data_paths([KEEL_DIR]))
-    folds, repeats = 5, 2
+    folds, repeats = 5, args.repeats
     if args.quick:
         paths, folds, repeats = paths[:2], 2, 1
     chosen = {name: variants[name] for name in (args.only or variants)}
     datasets = [as_dataset(load_csv(p)) for p in paths]
     results = run_comparison(datasets, chosen, folds=folds, repeats=repeats,
-                             max_epochs=max_epochs, n_jobs=args.n_jobs)
+                             max_epochs=max_epochs, seed=args.seed, n_jobs=args.n_jobs)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "results.csv"
     if args.only and path.exists():  # replace the chosen variants' rows, keep the rest

@@ -11,7 +11,7 @@ rows can be set beside the published comparison's. Nothing is tuned on test fold
 every variant is fixed before it is run. Run from the repository root:
 
     python benchmarks/loss_variants.py --out docs/variants [--n-jobs 2] [--only NAME ...]
-        [--quick]
+        [--seed 0] [--repeats 2] [--quick]
 """
 
 from functools import partial
@@ -167,6 +167,10 @@ def _net(cls, seed, max_epochs, **params):
 
 
 VARIANTS = {
+    # The comparison's own loss methods, for runs under other seeds (--seed, --repeats).
+    "ce": partial(_loss, "ce"),
+    "focal": partial(_loss, "focal"),
+    "margin": partial(_loss, "margin"),
     "adaptive-seed (the original rule)": partial(_loss, "adaptive-seed"),
     "adaptive, weight = importance (no offset)": partial(_net, _NoOffsetNet),
     "ce + logit adjustment (no importance)": partial(_loss, "ce", logit_adjustment=1.0),
