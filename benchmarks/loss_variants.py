@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from _common import run_variants
 from sk_imbaloss import ImbalancedNeuralClassifier
 from sk_imbaloss.compare import _loss
-from sk_imbaloss.losses import AdaptiveCrossEntropy, _reduce
+from sk_imbaloss.losses import AdaptiveCrossEntropy, FocalLoss, MarginCrossEntropy, _reduce
 
 
 class _NoOffsetNet(ImbalancedNeuralClassifier):
@@ -161,6 +161,38 @@ class _RawGate95Net(_RawModulatedNet):
     loss_settings = {"gate": 0.95}
 
 
+class _AdjustedFocalLoss(FocalLoss):
+    """Focal loss with its factor ``(1 - p_t)^gamma`` on the adjusted ``p_t``."""
+
+    def forward(self, logits, target):
+        ce = F.cross_entropy(self._adjust(logits), target, reduction="none")
+        factor = (-torch.expm1(-ce)).clamp(min=torch.finfo(ce.dtype).tiny).pow(self.gamma)
+        return self._finish(factor * ce, target, logits.shape[1])
+
+
+class _AdjustedMarginLoss(MarginCrossEntropy):
+    """The margin loss with its gate on the adjusted ``p_t``."""
+
+    def forward(self, logits, target):
+        ce = F.cross_entropy(self._adjust(logits), target, reduction="none")
+        gate = torch.heaviside(ce.detach() - self.threshold, self.boundary_weight.to(ce.dtype))
+        return self._finish(gate * ce, target, 2)
+
+
+class _AdjustedFactorNet(ImbalancedNeuralClassifier):
+    """Focal or margin loss, logit-adjusted, with the factor on the adjusted logits.
+
+    The library's losses read the raw probabilities for the factor; this is the
+    form they had before, kept to reproduce its rows.
+    """
+
+    def initialize_criterion(self):
+        super().initialize_criterion()
+        adjusted = {FocalLoss: _AdjustedFocalLoss, MarginCrossEntropy: _AdjustedMarginLoss}
+        self.criterion_.__class__ = adjusted[type(self.criterion_)]
+        return self
+
+
 def _net(cls, seed, max_epochs, **params):
     return Pipeline([("scale", StandardScaler()),
                      ("net", cls(max_epochs=max_epochs, random_state=seed, **params))])
@@ -195,6 +227,16 @@ VARIANTS = {
     "adaptive x (1 - p_t)^2, focal gradient": partial(_net, _RawFocal2GradNet),
     "adaptive, gated at p_t < 0.8": partial(_net, _RawGate80Net),
     "adaptive, gated at p_t < 0.95": partial(_net, _RawGate95Net),
+    # Round 4: focal and margin losses with the logit adjustment; their factor read on
+    # the adjusted p_t (the earlier form) or on the raw p_t (the library's now).
+    "focal + logit adjustment, factor on adjusted p_t": partial(
+        _net, _AdjustedFactorNet, criterion="focal", logit_adjustment=1.0),
+    "margin + logit adjustment, gate on adjusted p_t": partial(
+        _net, _AdjustedFactorNet, criterion="margin", logit_adjustment=1.0),
+    "focal + logit adjustment (factor on raw p_t)": partial(
+        _loss, "focal", logit_adjustment=1.0),
+    "margin + logit adjustment (gate on raw p_t)": partial(
+        _loss, "margin", logit_adjustment=1.0),
 }
 
 

@@ -131,10 +131,9 @@ default='adaptive'
         ``z``; ``class_weight`` and ``sample_weight`` then act as costs on top of that
         balanced decision, so ``class_weight='balanced'`` doubles the correction (use it
         with ``logit_adjustment=0``). ``'auto'`` is 1 for ``'adaptive'`` and 0 for the
-        others: focal and
-        margin losses down-weight the samples the shift makes easy (the majority), and
-        with a shift they drift to predicting the minority everywhere. ``0`` turns it
-        off.
+        others, which are then the write-ups' losses; focal and margin losses read
+        their factor or gate on the raw probabilities, so ``logit_adjustment=1`` moves
+        their threshold too (measured in docs/benchmark.md). ``0`` turns it off.
     class_weight : None, 'balanced' or dict, default=None
         Per-class weights multiplied into the loss of every criterion by name.
         ``'balanced'`` is ``n_samples / (n_classes * n_c)`` from the training data; a

@@ -266,10 +266,13 @@ class FocalLoss(_WeightedCriterion):
         Optional per-class weights.
     reduction : {'mean', 'sum', 'none'}, default='mean'
     prior : tensor of shape (C,), default=None
-        Class frequencies. When given, the loss is computed on the logit-adjusted
-        ``z + tau * log(prior)`` (Menon et al. 2021), so that the raw logits ``z``
-        the network outputs rank and threshold for balanced error; prediction uses
-        ``z`` unchanged.
+        Class frequencies. When given, the cross entropy is computed on the
+        logit-adjusted ``z + tau * log(prior)`` (Menon et al. 2021), so that the raw
+        logits ``z`` the network outputs threshold for balanced error; prediction uses
+        ``z`` unchanged. The factor ``(1 - p_t)^gamma`` reads the raw ``p_t =
+        softmax(z)[y]``: it is then the same for every class at the balanced decision
+        boundary. (On the adjusted ``p_t`` the majority looks easy everywhere, its
+        loss is damped, and the network drifts to predicting the minority.)
     tau : float >= 0, default=1.0
         Strength of the logit adjustment; ``0`` (or no ``prior``) turns it off.
     """
@@ -285,9 +288,11 @@ class FocalLoss(_WeightedCriterion):
         ce = F.cross_entropy(self._adjust(logits), target, reduction="none")
         if self.gamma == 0.0:
             return self._finish(ce, target, logits.shape[1])
+        raw_ce = ce if self.logit_shift is None else F.cross_entropy(
+            logits, target, reduction="none")
         # 1 - p_t = -expm1(-CE) keeps full precision as p_t -> 1; the clamp keeps the
         # gradient of the power finite (and zero) where 1 - p_t underflows to 0.
-        one_minus_pt = (-torch.expm1(-ce)).clamp(min=torch.finfo(ce.dtype).tiny)
+        one_minus_pt = (-torch.expm1(-raw_ce)).clamp(min=torch.finfo(ce.dtype).tiny)
         return self._finish(one_minus_pt.pow(self.gamma) * ce, target, logits.shape[1])
 
     def extra_repr(self):
@@ -321,10 +326,11 @@ class MarginCrossEntropy(_WeightedCriterion):
         Optional per-class weights.
     reduction : {'mean', 'sum', 'none'}, default='mean'
     prior : tensor of shape (C,), default=None
-        Class frequencies. When given, the loss is computed on the logit-adjusted
-        ``z + tau * log(prior)`` (Menon et al. 2021), so that the raw logits ``z``
-        the network outputs rank and threshold for balanced error; prediction uses
-        ``z`` unchanged.
+        Class frequencies. When given, the cross entropy is computed on the
+        logit-adjusted ``z + tau * log(prior)`` (Menon et al. 2021), so that the raw
+        logits ``z`` the network outputs threshold for balanced error; prediction uses
+        ``z`` unchanged. The gate reads the raw ``p_t = softmax(z)[y]``, so that it
+        treats both classes alike at the balanced decision boundary.
     tau : float >= 0, default=1.0
         Strength of the logit adjustment; ``0`` (or no ``prior``) turns it off.
     """
@@ -345,10 +351,12 @@ class MarginCrossEntropy(_WeightedCriterion):
                 f"got {logits.shape[1]}."
             )
         ce = F.cross_entropy(self._adjust(logits), target, reduction="none")
+        raw_ce = ce.detach() if self.logit_shift is None else F.cross_entropy(
+            logits.detach(), target, reduction="none")
         # With two classes the probability of the true class is q for a positive and
         # 1 - q for a negative, so both of eqs. (4), (5) read: weight H(m - p_t), and
         # p_t < m  <=>  CE_i > -log m. One comparison in log space serves both.
-        gate = torch.heaviside(ce.detach() - self.threshold, self.boundary_weight.to(ce.dtype))
+        gate = torch.heaviside(raw_ce - self.threshold, self.boundary_weight.to(ce.dtype))
         return self._finish(gate * ce, target, 2)
 
     def extra_repr(self):

@@ -312,8 +312,20 @@ def test_logit_adjustment_is_cross_entropy_on_shifted_logits(tau):
     ce = FocalLoss(gamma=0.0, prior=PRIOR * 7, tau=tau, reduction="none")  # any scale
     torch.testing.assert_close(ce(logits, target), expected)
     focal = FocalLoss(gamma=2.0, prior=PRIOR, tau=tau, reduction="none")
-    p_t = torch.exp(-expected)
-    torch.testing.assert_close(focal(logits, target), (1 - p_t) ** 2 * expected)
+    # the modulating factor reads the raw probability of the true class
+    raw_p_t = torch.softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
+    torch.testing.assert_close(focal(logits, target), (1 - raw_p_t) ** 2 * expected)
+
+
+def test_focal_factor_with_prior_is_symmetric_at_the_balanced_boundary():
+    # Equal raw logits: the balanced decision boundary. Both classes get the same
+    # factor 0.5^gamma; on the adjusted logits the majority's would be near 0.
+    prior = torch.tensor([0.95, 0.05])
+    focal = FocalLoss(gamma=2.0, prior=prior, reduction="none")
+    logits = torch.zeros(2, 2)
+    target = torch.tensor([0, 1])
+    adjusted_ce = F.cross_entropy(logits + torch.log(prior), target, reduction="none")
+    torch.testing.assert_close(focal(logits, target), 0.25 * adjusted_ce)
 
 
 def test_tau_zero_or_no_prior_is_the_plain_loss():
@@ -337,12 +349,15 @@ def test_adaptive_with_prior_weights_adjusted_ce_and_counts_misses_on_raw_logits
     torch.testing.assert_close(value, expected)
 
 
-def test_margin_gate_reads_the_adjusted_probability():
+def test_margin_gate_reads_the_raw_probability_and_the_loss_the_adjusted_one():
     prior = torch.tensor([0.75, 0.25])
     loss = MarginCrossEntropy(margin=0.6, prior=prior, reduction="none")
-    # raw q = 0.7 > m: confidently right without the adjustment, inside the band with it
+    # raw q = 0.7 > m: confidently right, gated off, although the adjusted q is < m
     z = torch.tensor([[0.0, math.log(0.7 / 0.3)]])
-    assert MarginCrossEntropy(margin=0.6, reduction="none")(z, torch.tensor([1])).item() == 0
+    assert torch.softmax(z + torch.log(prior), dim=1)[0, 1] < 0.6
+    assert loss(z, torch.tensor([1])).item() == 0
+    # raw q = 0.55 < m: inside the band, loss on the adjusted logits
+    z = torch.tensor([[0.0, math.log(0.55 / 0.45)]])
     adjusted = F.cross_entropy(z + torch.log(prior), torch.tensor([1]), reduction="none")
     torch.testing.assert_close(loss(z, torch.tensor([1])), adjusted)
 
