@@ -55,14 +55,19 @@ def main():
     n = 256 if quick() else 4096
     rows = []
     ce = {c: step_time(nn.CrossEntropyLoss(), n, c) for c in (10, 2)}
+    # The estimator's defaults pass the class frequencies as the prior (logit adjustment).
+    prior = {c: torch.linspace(1.0, 0.1, c) for c in (10, 2)}
     cases = [
         ("cross_entropy (reference)", nn.CrossEntropyLoss(), 10),
         ("adaptive (alpha=0.01)", AdaptiveCrossEntropy(10), 10),
+        ("adaptive, with prior (default)", AdaptiveCrossEntropy(10, prior=prior[10]), 10),
         ("seed 000 WeightedLoss", SeedWeightedLoss(10), 10),
         ("focal (gamma=2)", FocalLoss(2.0), 10),
+        ("focal, with prior (default)", FocalLoss(2.0, prior=prior[10]), 10),
         ("focal (gamma=0)", FocalLoss(0.0), 10),
         ("cross_entropy, 2 classes (reference)", nn.CrossEntropyLoss(), 2),
         ("margin (m=0.6)", MarginCrossEntropy(0.6), 2),
+        ("margin, with prior (default)", MarginCrossEntropy(0.6, prior=prior[2]), 2),
     ]
     for name, criterion, c in cases:
         seconds = step_time(criterion, n, c)

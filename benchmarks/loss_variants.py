@@ -199,17 +199,19 @@ def _net(cls, seed, max_epochs, **params):
 
 
 VARIANTS = {
-    # The comparison's own loss methods, for runs under other seeds (--seed, --repeats).
+    # Baselines for runs under other seeds (--seed, --repeats): the write-ups' losses.
     "ce": partial(_loss, "ce"),
-    "focal": partial(_loss, "focal"),
-    "margin": partial(_loss, "margin"),
+    "focal, no adjustment": partial(_loss, "focal", logit_adjustment=0),
+    "margin, no adjustment": partial(_loss, "margin", logit_adjustment=0),
     "adaptive-seed (the original rule)": partial(_loss, "adaptive-seed"),
     "adaptive, weight = importance (no offset)": partial(_net, _NoOffsetNet),
     "ce + logit adjustment (no importance)": partial(_loss, "ce", logit_adjustment=1.0),
     "adaptive, weight 1 + importance (the default)": partial(_loss, "adaptive"),
     "adaptive, alpha=0.1": partial(_loss, "adaptive", alpha=0.1),
-    "focal + balanced": partial(_loss, "focal", class_weight="balanced"),
-    "margin + balanced": partial(_loss, "margin", class_weight="balanced"),
+    "focal + balanced": partial(_loss, "focal", class_weight="balanced",
+                                logit_adjustment=0),
+    "margin + balanced": partial(_loss, "margin", class_weight="balanced",
+                                 logit_adjustment=0),
     # Round 2: the adjustment later in training, or at prediction only.
     "adaptive, adjustment deferred to mid-training": partial(_net, _DeferredNet),
     "adaptive, adjustment deferred to 80 % of training": partial(_net, _Deferred80Net),
@@ -219,8 +221,10 @@ VARIANTS = {
         _net, _PostHocNet, criterion="adaptive", logit_adjustment=0),
     "adaptive weights, post-hoc adjustment, misses at the decision": partial(
         _net, _PostHocMissNet, criterion="adaptive", logit_adjustment=0),
-    "focal, post-hoc adjustment": partial(_net, _PostHocNet, criterion="focal"),
-    "margin, post-hoc adjustment": partial(_net, _PostHocNet, criterion="margin"),
+    "focal, post-hoc adjustment": partial(
+        _net, _PostHocNet, criterion="focal", logit_adjustment=0),
+    "margin, post-hoc adjustment": partial(
+        _net, _PostHocNet, criterion="margin", logit_adjustment=0),
     # Round 3: focal modulation or a margin gate on the raw p_t, on top of the default.
     "adaptive x (1 - p_t) as a weight": partial(_net, _RawFocal1Net),
     "adaptive x (1 - p_t)^2 as a weight": partial(_net, _RawFocal2Net),

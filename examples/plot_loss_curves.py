@@ -58,7 +58,8 @@ print("samples per class:", np.bincount(y))
 histories = {}
 for criterion in ["ce", "margin"]:
     clf = ImbalancedNeuralClassifier(
-        criterion=criterion, hidden_units=(256, 256), max_epochs=40, batch_size=64,
+        criterion=criterion, logit_adjustment=0,  # the write-up's losses, unadjusted
+        hidden_units=(256, 256), max_epochs=40, batch_size=64,
         early_stopping=True, validation_fraction=0.2, n_iter_no_change=1000,
         callbacks=[("valid_log_loss", EpochScoring("neg_log_loss", name="valid_log_loss"))],
         random_state=0,

@@ -55,6 +55,9 @@ _CRITERION_PARAMS = frozenset({"alpha", "gamma", "margin", "logit_adjustment"})
 
 #: The criteria selectable by name.
 CRITERIA = ("adaptive", "adaptive-seed", "focal", "margin", "ce")
+#: The criteria that ``logit_adjustment='auto'`` trains on logit-adjusted logits; ``ce``
+#: stays the plain baseline and ``adaptive-seed`` the write-up's rule exactly.
+_ADJUSTED_BY_DEFAULT = frozenset({"adaptive", "focal", "margin"})
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -130,10 +133,11 @@ default='adaptive'
         class frequencies of the training data, while predictions use the raw logits
         ``z``; ``class_weight`` and ``sample_weight`` then act as costs on top of that
         balanced decision, so ``class_weight='balanced'`` doubles the correction (use it
-        with ``logit_adjustment=0``). ``'auto'`` is 1 for ``'adaptive'`` and 0 for the
-        others, which are then the write-ups' losses; focal and margin losses read
-        their factor or gate on the raw probabilities, so ``logit_adjustment=1`` moves
-        their threshold too (measured in docs/benchmark.md). ``0`` turns it off.
+        with ``logit_adjustment=0``). ``'auto'`` is 1 for ``'adaptive'``, ``'focal'``
+        and ``'margin'`` (the focal factor and the margin gate read the raw
+        probabilities, so the shift moves their threshold like cross entropy's) and 0
+        for ``'ce'`` and ``'adaptive-seed'``. ``0`` turns it off: the write-ups'
+        focal and margin losses. Measured in docs/benchmark.md.
     class_weight : None, 'balanced' or dict, default=None
         Per-class weights multiplied into the loss of every criterion by name.
         ``'balanced'`` is ``n_samples / (n_classes * n_c)`` from the training data; a
@@ -528,7 +532,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
     def _tau(self):
         """The logit-adjustment strength in effect for a criterion by name."""
         if self.logit_adjustment == "auto":
-            return 1.0 if self.criterion == "adaptive" else 0.0
+            return 1.0 if self.criterion in _ADJUSTED_BY_DEFAULT else 0.0
         return float(self.logit_adjustment)
 
     def initialize_criterion(self):

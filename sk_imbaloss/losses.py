@@ -285,15 +285,31 @@ class FocalLoss(_WeightedCriterion):
 
     def forward(self, logits, target):
         _check_inputs(logits, target)
-        ce = F.cross_entropy(self._adjust(logits), target, reduction="none")
-        if self.gamma == 0.0:
-            return self._finish(ce, target, logits.shape[1])
-        raw_ce = ce if self.logit_shift is None else F.cross_entropy(
-            logits, target, reduction="none")
+        if self.gamma == 0.0 or self.logit_shift is None:
+            ce = raw_ce = F.cross_entropy(self._adjust(logits), target, reduction="none")
+            if self.gamma == 0.0:
+                return self._finish(ce, target, logits.shape[1])
+        else:
+            ce, raw_ce = self._adjusted_and_raw_ce(logits, target)
         # 1 - p_t = -expm1(-CE) keeps full precision as p_t -> 1; the clamp keeps the
         # gradient of the power finite (and zero) where 1 - p_t underflows to 0.
         one_minus_pt = (-torch.expm1(-raw_ce)).clamp(min=torch.finfo(ce.dtype).tiny)
         return self._finish(one_minus_pt.pow(self.gamma) * ce, target, logits.shape[1])
+
+    def _adjusted_and_raw_ce(self, logits, target):
+        """Cross entropy on ``z + shift`` and on ``z``, from one ``log_softmax``.
+
+        ``CE(z + s)_i = CE(z)_i - s_y + log(sum_c softmax(z)_ic * exp(s_c))``; with
+        ``m = max(s)`` factored out, the sum is at least the probability of the most
+        frequent class times 1, so its log stays finite for any logits. One pass
+        instead of a second ``cross_entropy`` (measured in bench_loss_step.py).
+        """
+        shift = self._adjust(logits.new_zeros(1, logits.shape[1]))[0]
+        log_p = F.log_softmax(logits, dim=1)
+        raw_ce = -log_p.gather(1, target[:, None]).squeeze(1)
+        top = shift.max()
+        ce = raw_ce - shift[target] + top + torch.log(log_p.exp() @ torch.exp(shift - top))
+        return ce, raw_ce
 
     def extra_repr(self):
         return f"gamma={self.gamma}"
@@ -351,12 +367,18 @@ class MarginCrossEntropy(_WeightedCriterion):
                 f"got {logits.shape[1]}."
             )
         ce = F.cross_entropy(self._adjust(logits), target, reduction="none")
-        raw_ce = ce.detach() if self.logit_shift is None else F.cross_entropy(
-            logits.detach(), target, reduction="none")
         # With two classes the probability of the true class is q for a positive and
         # 1 - q for a negative, so both of eqs. (4), (5) read: weight H(m - p_t), and
         # p_t < m  <=>  CE_i > -log m. One comparison in log space serves both.
-        gate = torch.heaviside(raw_ce - self.threshold, self.boundary_weight.to(ce.dtype))
+        threshold = self.threshold
+        if self.logit_shift is not None:
+            # The gate reads the raw p_t. With d = z_y - z_other, p_t < m <=> d <
+            # logit(m) <=> the adjusted CE, softplus(-(d + s_y - s_other)), exceeds
+            # softplus(-(logit(m) + s_y - s_other)): a threshold per class.
+            shift = self._adjust(logits.new_zeros(1, 2))[0].detach()
+            logit_m = math.log(self.margin / (1.0 - self.margin))
+            threshold = F.softplus(-(logit_m + shift - shift.flip(0)))[target]
+        gate = torch.heaviside(ce.detach() - threshold, self.boundary_weight.to(ce.dtype))
         return self._finish(gate * ce, target, 2)
 
     def extra_repr(self):

@@ -431,9 +431,9 @@ def test_auto_epochs_make_at_least_500_steps(batch_size, n_rows, epochs):
 
 @pytest.mark.parametrize(
     "criterion, setting, tau",
-    [("adaptive", "auto", 1.0), ("focal", "auto", 0.0), ("margin", "auto", 0.0),
+    [("adaptive", "auto", 1.0), ("focal", "auto", 1.0), ("margin", "auto", 1.0),
      ("ce", "auto", 0.0), ("ce", 1.0, 1.0), ("adaptive", 0, 0.0), ("focal", 2.5, 2.5),
-     ("adaptive-seed", "auto", 0.0)],
+     ("focal", 0, 0.0), ("margin", 0, 0.0), ("adaptive-seed", "auto", 0.0)],
 )
 def test_logit_adjustment_by_criterion(binary_data, criterion, setting, tau):
     X, y = binary_data

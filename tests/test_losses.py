@@ -371,3 +371,28 @@ def test_adaptive_offset_weighs_each_class_by_one_plus_importance():
     torch.testing.assert_close(default.importance, seed.importance)
     torch.testing.assert_close(value, ce * (1 + default.importance[target]))
     torch.testing.assert_close(seed_value, ce * seed.importance[target])
+
+
+def test_logit_adjusted_focal_and_margin_match_the_direct_formulas():
+    # One log_softmax (focal) and a per-class threshold (margin) stand for a second
+    # cross entropy on the raw logits; both must equal the direct computation.
+    g = torch.Generator().manual_seed(9)
+    prior = torch.tensor([0.9, 0.1])
+    logits, target = random_batch(g, 256, 2)
+    logits = logits * 3
+    adjusted = F.cross_entropy(logits + torch.log(prior), target, reduction="none")
+    raw_p_t = torch.softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
+    focal = FocalLoss(gamma=1.5, prior=prior, reduction="none")(logits, target)
+    torch.testing.assert_close(focal, (1 - raw_p_t) ** 1.5 * adjusted)
+    margin = MarginCrossEntropy(margin=0.7, prior=prior, reduction="none")(logits, target)
+    torch.testing.assert_close(margin, (raw_p_t < 0.7).float() * adjusted)
+
+
+@pytest.mark.parametrize("criterion", [FocalLoss(gamma=2.0, prior=[0.99, 0.01]),
+                                       MarginCrossEntropy(prior=[0.99, 0.01])])
+def test_logit_adjusted_losses_stay_finite_at_huge_logits(criterion):
+    logits = torch.tensor([[1e4, -1e4], [-1e4, 1e4], [1e4, -1e4]], requires_grad=True)
+    target = torch.tensor([1, 0, 0])
+    loss = criterion(logits, target)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
