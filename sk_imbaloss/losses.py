@@ -114,17 +114,19 @@ class _WeightedCriterion(nn.Module):
             )
         self.logit_shift.copy_(shift)
 
-    def _adjust(self, logits):
-        """The logits the loss is computed on: ``z + tau * log(prior)`` with a prior."""
-        if self.logit_shift is None:
-            return logits
-        if self.logit_shift.shape[0] != logits.shape[1]:
+    def _shift(self, logits):
+        """``tau * log(prior)`` checked against the logits' classes, in their dtype."""
+        shift = self.logit_shift
+        if shift.shape[0] != logits.shape[1]:
             raise ValueError(
-                f"prior has {self.logit_shift.shape[0]} values but the logits have "
+                f"prior has {shift.shape[0]} values but the logits have "
                 f"{logits.shape[1]} classes."
             )
-        shift = self.logit_shift
-        return logits + (shift if shift.dtype == logits.dtype else shift.to(logits.dtype))
+        return shift if shift.dtype == logits.dtype else shift.to(logits.dtype)
+
+    def _adjust(self, logits):
+        """The logits the loss is computed on: ``z + tau * log(prior)`` with a prior."""
+        return logits if self.logit_shift is None else logits + self._shift(logits)
 
     def _finish(self, loss, target, n_classes):
         if self.weight is not None:
@@ -232,9 +234,9 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
 
     def forward(self, logits, target):
         _check_inputs(logits, target, self.num_classes)
-        importance = self.importance
         if self.training:
             self._update_importance(logits, target)
+        importance = self.importance
         weight = importance + self.offset if self.offset else importance
         if self.weight is not None:
             weight = weight * self.weight
@@ -304,7 +306,7 @@ class FocalLoss(_WeightedCriterion):
         frequent class times 1, so its log stays finite for any logits. One pass
         instead of a second ``cross_entropy`` (measured in bench_loss_step.py).
         """
-        shift = self._adjust(logits.new_zeros(1, logits.shape[1]))[0]
+        shift = self._shift(logits)
         log_p = F.log_softmax(logits, dim=1)
         raw_ce = -log_p.gather(1, target[:, None]).squeeze(1)
         top = shift.max()
@@ -357,6 +359,7 @@ class MarginCrossEntropy(_WeightedCriterion):
             raise ValueError(f"margin must be in the open interval (0.5, 1), got {margin!r}.")
         self.margin = float(margin)
         self.threshold = -math.log(self.margin)
+        self.logit_margin = math.log(self.margin / (1.0 - self.margin))
         self.register_buffer("boundary_weight", torch.tensor(0.5), persistent=False)
 
     def forward(self, logits, target):
@@ -375,9 +378,8 @@ class MarginCrossEntropy(_WeightedCriterion):
             # The gate reads the raw p_t. With d = z_y - z_other, p_t < m <=> d <
             # logit(m) <=> the adjusted CE, softplus(-(d + s_y - s_other)), exceeds
             # softplus(-(logit(m) + s_y - s_other)): a threshold per class.
-            shift = self._adjust(logits.new_zeros(1, 2))[0].detach()
-            logit_m = math.log(self.margin / (1.0 - self.margin))
-            threshold = F.softplus(-(logit_m + shift - shift.flip(0)))[target]
+            shift = self._shift(logits)
+            threshold = F.softplus(-(self.logit_margin + shift - shift.flip(0)))[target]
         gate = torch.heaviside(ce.detach() - threshold, self.boundary_weight.to(ce.dtype))
         return self._finish(gate * ce, target, 2)
 
