@@ -3,7 +3,9 @@
 The original rules and ablations of the defaults, under the estimator's defaults; then
 (round 2) the logit adjustment deferred to later in training or applied at prediction
 only (post-hoc), to keep cross entropy's ranking while moving the threshold; (round 3)
-focal modulation or a margin gate on the raw probabilities on top of the default.
+focal modulation or a margin gate on the raw probabilities on top of the default;
+(round 4) focal and margin with the adjustment; (round 5) network settings: early
+stopping on a stratified validation split, a wider network.
 
 Each variant is a method factory run through :func:`sk_imbaloss.compare.run_comparison`
 (same splits, seeds, scaling and training budget as ``sk-imbaloss compare``), so its
@@ -241,6 +243,16 @@ VARIANTS = {
         _loss, "focal", logit_adjustment=1.0),
     "margin + logit adjustment (gate on raw p_t)": partial(
         _loss, "margin", logit_adjustment=1.0),
+    # Round 5: network settings from the list, each for the default and for
+    # cross entropy (they would apply to every network in the comparison).
+    "adaptive, early stopping on validation AP": partial(
+        _loss, "adaptive", early_stopping=True, scoring="average_precision"),
+    "ce, early stopping on validation AP": partial(
+        _loss, "ce", early_stopping=True, scoring="average_precision"),
+    "adaptive, early stopping on balanced accuracy": partial(
+        _loss, "adaptive", early_stopping=True),
+    "adaptive, hidden 128-128": partial(_loss, "adaptive", hidden_units=(128, 128)),
+    "ce, hidden 128-128": partial(_loss, "ce", hidden_units=(128, 128)),
 }
 
 
