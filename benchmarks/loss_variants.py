@@ -5,7 +5,8 @@ The original rules and ablations of the defaults, under the estimator's defaults
 only (post-hoc), to keep cross entropy's ranking while moving the threshold; (round 3)
 focal modulation or a margin gate on the raw probabilities on top of the default;
 (round 4) focal and margin with the adjustment; (round 5) network settings: early
-stopping on a stratified validation split, a wider network.
+stopping on a stratified validation split, a wider network; (round 6) half the
+logit adjustment.
 
 Each variant is a method factory run through :func:`sk_imbaloss.compare.run_comparison`
 (same splits, seeds, scaling and training budget as ``sk-imbaloss compare``), so its
@@ -253,6 +254,11 @@ VARIANTS = {
         _loss, "adaptive", early_stopping=True),
     "adaptive, hidden 128-128": partial(_loss, "adaptive", hidden_units=(128, 128)),
     "ce, hidden 128-128": partial(_loss, "ce", hidden_units=(128, 128)),
+    # Round 6: half the logit adjustment, the adaptive weights left to move the rest of
+    # the threshold (the adjustment damps the gradient of majority rows scored near the
+    # minority, which is where precision is lost).
+    "adaptive, logit_adjustment=0.5": partial(_loss, "adaptive", logit_adjustment=0.5),
+    "ce, logit_adjustment=0.5": partial(_loss, "ce", logit_adjustment=0.5),
 }
 
 
