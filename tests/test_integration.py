@@ -6,6 +6,7 @@ import sklearn
 from imblearn.over_sampling import SMOTE
 from imblearn.pipeline import make_pipeline as make_imb_pipeline
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.metrics import balanced_accuracy_score, make_scorer
 from sklearn.model_selection import (
     FixedThresholdClassifier,
     GridSearchCV,
@@ -117,7 +118,12 @@ def test_sample_weight_routed_through_grid_search(binary_data):
         net = ImbalancedNeuralClassifier(criterion="ce", **FAST).set_fit_request(
             sample_weight=True).set_score_request(sample_weight=True)
         model = make_pipeline(StandardScaler().set_fit_request(sample_weight=False), net)
-        search = GridSearchCV(model, {"imbalancedneuralclassifier__lr": [1e-3, 1e-2]}, cv=CV)
+        # An explicit scorer that requests the weights routes them the same way on
+        # every supported scikit-learn (the default scorer's routing differs between
+        # releases).
+        scoring = make_scorer(balanced_accuracy_score).set_score_request(sample_weight=True)
+        search = GridSearchCV(model, {"imbalancedneuralclassifier__lr": [1e-3, 1e-2]}, cv=CV,
+                              scoring=scoring)
         search.fit(X, y, sample_weight=w)
         routed = search.best_estimator_[-1]
         # the weights arrived: refit again without them gives a different model
