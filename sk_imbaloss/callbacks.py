@@ -2,7 +2,7 @@
 
 import numpy as np
 import torch
-from sklearn.metrics import get_scorer
+from sklearn.metrics import check_scoring, get_scorer
 from skorch.callbacks import Callback
 
 __all__ = ["ImportanceHistory", "LabelScorer"]
@@ -22,21 +22,32 @@ class ImportanceHistory(Callback):
 
 
 class LabelScorer:
-    """A scikit-learn scorer for skorch's ``EpochScoring`` that sees the user's labels.
+    """A scikit-learn scorer for skorch's scoring callbacks that sees the user's labels.
 
     During training skorch hands scoring callbacks the targets as the network sees
     them, encoded as positions in ``classes_``, while ``predict`` returns the user's
-    labels. This scorer decodes the targets first, so any scorer name works with any
-    labels: ``EpochScoring(LabelScorer("f1_macro"), lower_is_better=False)``.
+    labels. This scorer decodes the targets first, so that a score compares labels
+    with labels: ``EpochScoring(LabelScorer("f1_macro"), lower_is_better=False)``.
+    :class:`~sk_imbaloss.ImbalancedNeuralClassifier` wraps the scoring of every
+    ``EpochScoring`` and ``BatchScoring`` callback in one. A scorer that needs a
+    positive label (``'f1'``, ``'average_precision'``) needs it as in scikit-learn:
+    labels 0/1 or -1/1, or ``make_scorer(..., pos_label=...)``.
 
     Parameters
     ----------
-    scoring : str
-        A name accepted by :func:`sklearn.metrics.get_scorer`.
+    scoring : str, callable or None
+        A name accepted by :func:`sklearn.metrics.get_scorer`, a scorer
+        ``scorer(net, X, y)``, or None for the net's ``score`` (accuracy).
     """
 
     def __init__(self, scoring):
         self.scoring = scoring
 
     def __call__(self, net, X, y):
-        return get_scorer(self.scoring)(net, X, net.classes_[np.asarray(y)])
+        if torch.is_tensor(y):
+            y = y.detach().cpu().numpy()
+        if isinstance(self.scoring, str):
+            scorer = get_scorer(self.scoring)
+        else:
+            scorer = check_scoring(net, self.scoring)
+        return scorer(net, X, net.classes_[np.asarray(y)])

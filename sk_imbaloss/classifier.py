@@ -2,6 +2,7 @@
 
 import inspect
 import math
+from copy import deepcopy
 from collections.abc import Mapping
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -17,6 +18,7 @@ from skorch.callbacks import (
     PassthroughScoring,
     PrintLog,
 )
+from skorch.callbacks.scoring import ScoringBase
 from skorch.dataset import Dataset
 from skorch.utils import is_dataset, to_tensor
 from sklearn.base import BaseEstimator
@@ -52,6 +54,10 @@ _AUTO_STEPS = 500
 
 #: Top-level parameters that configure a criterion chosen by name.
 _CRITERION_PARAMS = frozenset({"alpha", "gamma", "margin", "logit_adjustment"})
+#: Top-level parameters that configure the default MLP.
+_MODULE_PARAMS = frozenset({"hidden_units", "dropout"})
+#: Top-level parameters that configure the default callbacks (early stopping).
+_CALLBACK_PARAMS = frozenset({"early_stopping", "n_iter_no_change", "scoring"})
 
 #: The criteria selectable by name.
 CRITERIA = ("adaptive", "adaptive-seed", "focal", "margin", "ce")
@@ -131,16 +137,18 @@ default='adaptive'
         Strength ``tau`` of the logit adjustment (Menon et al. 2021) in the criteria by
         name: the loss is computed on ``z + tau * log(prior)``, with ``prior`` the
         class frequencies of the training data, while predictions use the raw logits
-        ``z``; ``class_weight`` and ``sample_weight`` then act as costs on top of that
-        balanced decision, so ``class_weight='balanced'`` doubles the correction (use it
-        with ``logit_adjustment=0``). ``'auto'`` is 1 for ``'adaptive'``, ``'focal'``
+        ``z``; ``class_weight`` then acts as a cost on top of that balanced decision, so
+        ``class_weight='balanced'`` doubles the correction (use it with
+        ``logit_adjustment=0``). ``sample_weight`` counts like repeated rows: the prior
+        is the weighted class frequencies. ``'auto'`` is 1 for ``'adaptive'``, ``'focal'``
         and ``'margin'`` (the focal factor and the margin gate read the raw
         probabilities, so the shift moves their threshold like cross entropy's) and 0
         for ``'ce'`` and ``'adaptive-seed'``. ``0`` turns it off: the write-ups'
         focal and margin losses. Measured in docs/benchmark.md.
     class_weight : None, 'balanced' or dict, default=None
         Per-class weights multiplied into the loss of every criterion by name.
-        ``'balanced'`` is ``n_samples / (n_classes * n_c)`` from the training data; a
+        ``'balanced'`` is ``n_samples / (n_classes * n_c)`` from the training data
+        (sample-weighted counts; not with ``partial_fit``, as in scikit-learn); a
         dict maps the user's labels to weights (missing labels weigh 1). With
         ``'ce'`` this is the class-weighted baseline; with ``'focal'`` it plays the
         role of Lin et al.'s ``alpha_t``.
@@ -203,7 +211,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         (``partial_fit`` calls add to it). A class known from ``classes`` but not seen
         yet counts as the rarest seen class.
     class_counts_ : ndarray of shape (n_classes,)
-        Rows per class trained on, the counts behind ``class_prior_``.
+        Rows per class trained on (sums of ``sample_weight`` where it is given), the
+        counts behind ``class_prior_`` and ``class_weight='balanced'``.
     importance_ : ndarray of shape (n_classes,)
         The adaptive importance per class after training (``'adaptive'``,
         ``'adaptive-seed'``);
@@ -329,6 +338,15 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         _check_hidden_units(self.hidden_units)
         if self.early_stopping:
             get_scorer(self.scoring)  # an unknown name raises a ValueError naming it
+        if not isinstance(self.criterion, str) and (
+            self.class_weight is not None or self.logit_adjustment not in ("auto", 0)
+        ):
+            name = getattr(self.criterion, "__name__", repr(self.criterion))
+            raise ValueError(
+                "class_weight and logit_adjustment configure a criterion chosen by name; "
+                f"{name} is built from its own criterion__* parameters (e.g. "
+                "criterion__weight), so set class_weight=None and logit_adjustment='auto'."
+            )
         if isinstance(self.criterion, str):
             stray = sorted(k for k in vars(self) if k.startswith("criterion__"))
             if stray:
@@ -341,15 +359,27 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
     def set_params(self, **kwargs):
         super().set_params(**kwargs)
         if self.initialized_:
-            # The top-level alpha, gamma, margin and logit_adjustment configure the
-            # criterion by name, and weight_decay the optimizer: as with skorch's own
-            # criterion__* / optimizer__* parameters, changing them on an initialized
-            # net rebuilds that part (and the optimizer after a new criterion).
-            if isinstance(self.criterion, str) and _CRITERION_PARAMS & kwargs.keys():
+            # The top-level parameters configure parts of the net: as with skorch's own
+            # module__* / criterion__* / optimizer__* parameters, changing them on an
+            # initialized net rebuilds that part and the parts built on it (a new
+            # module needs a new criterion and optimizer, a new criterion a new
+            # optimizer), so that partial_fit and warm starts use them.
+            changed = kwargs.keys()
+            if "class_weight" in changed and hasattr(self, "classes_inferred_"):
+                self._refresh_class_weight()
+            if self.module is None and _MODULE_PARAMS & changed:
+                self._initialize_module()
                 self._initialize_criterion()
                 self._initialize_optimizer()
-            elif "weight_decay" in kwargs:
+            elif isinstance(self.criterion, str) and (
+                (_CRITERION_PARAMS | {"class_weight"}) & changed
+            ):
+                self._initialize_criterion()
                 self._initialize_optimizer()
+            elif "weight_decay" in changed:
+                self._initialize_optimizer()
+            if _CALLBACK_PARAMS & changed:
+                self.initialize_callbacks()
         return self
 
     def _get_param_names(self):
@@ -375,7 +405,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 ("valid_score", EpochScoring(
                     LabelScorer(self.scoring), name="valid_score", lower_is_better=False
                 )),
-                ("early_stopping", EarlyStopping(
+                ("early_stopping", _EarlyStopping(
                     monitor="valid_score",
                     patience=self.n_iter_no_change,
                     lower_is_better=False,
@@ -401,7 +431,14 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             X = validate_data(self, X, **check)
         else:
             X, y = validate_data(self, X, y, **check)
-        return np.ascontiguousarray(X, dtype=np.float32), y
+        with np.errstate(over="ignore"):  # reported below, by name
+            X32 = np.ascontiguousarray(X, dtype=np.float32)
+        if X.dtype != np.float32 and not np.isfinite(X32).all():
+            raise ValueError(
+                "X has values beyond the float32 range (|x| > 3.4e38) that the network "
+                "computes in; scale the features (e.g. StandardScaler) first."
+            )
+        return X32, y
 
     def _prepare_fit_data(self, X, y, sample_weight, reset, classes=None, require_two=True):
         """Validate the training data, encode ``y``; return an ``ArrayDataset``.
@@ -437,29 +474,29 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 f"in the first fit, nor given as `classes`): "
                 f"{np.unique(y[unseen]).tolist()}; known classes: {self.classes_.tolist()}."
             )
-        if reset:
-            self.class_weight_ = compute_class_weight(
-                self.class_weight, classes=self.classes_, y=y
-            ).astype(np.float32)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float32, ensure_non_negative=True
             )
             if not np.isfinite(sample_weight).all():
                 raise ValueError("sample_weight contains NaN or infinity.")
-        self._update_class_prior(y_enc, reset)
+        self._update_class_prior(y_enc, reset, sample_weight)
+        if reset:
+            self._refresh_class_weight()
         device = _check_device(self.device)
         return ArrayDataset(X, y_enc.astype(np.int64), sample_weight, device=device), y_enc
 
-    def _update_class_prior(self, y_enc, reset):
+    def _update_class_prior(self, y_enc, reset, sample_weight=None):
         """Set ``class_prior_`` from the class counts of all the data trained on so far.
 
-        ``partial_fit`` and warm-started fits add their rows to the counts and update
-        the criterion's prior in place. A class known from ``classes`` but not seen
-        yet counts as the rarest seen class, so that its logit is not shifted far
-        beyond the others'.
+        The counts are sums of ``sample_weight`` where it is given: the class shares
+        the weighted loss sees. ``partial_fit`` and warm-started fits add their rows
+        to the counts and update the criterion's prior in place. A class known from
+        ``classes`` but not seen yet counts as the rarest seen class, so that its
+        logit is not shifted far beyond the others'.
         """
-        counts = np.bincount(y_enc, minlength=len(self.classes_)).astype(np.float64)
+        counts = np.bincount(y_enc, weights=sample_weight, minlength=len(self.classes_))
+        counts = counts.astype(np.float64)
         if not reset and getattr(self, "class_counts_", None) is not None:
             counts = counts + self.class_counts_
         self.class_counts_ = counts
@@ -484,12 +521,60 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 )
             self.class_weight_ = self.class_prior_ = self.class_counts_ = None
             return
-        y = np.asarray(y)
-        classes = np.arange(len(self.classes_))
+        self._update_class_prior(np.asarray(y), reset=True)
+        self._refresh_class_weight()
+
+    def _check_dataset_input(self, X, y, sample_weight, reset=True):
+        """Checks for a torch Dataset passed to fit or partial_fit; class statistics."""
+        if sample_weight is not None:
+            raise ValueError(
+                "sample_weight is for array input; with a torch Dataset, yield the "
+                "weights from the Dataset and use a criterion with reduction='none'."
+            )
+        if self.module is None:
+            raise ValueError(
+                "The default MLP is sized from array input; with a torch Dataset, pass "
+                "a module (module=..., with its module__* parameters)."
+            )
+        if self.early_stopping and self.train_split is None:
+            raise ValueError(
+                "early_stopping makes its stratified split of array input; with a torch "
+                "Dataset, pass train_split (e.g. skorch.dataset.ValidSplit) and an "
+                "EarlyStopping callback instead."
+            )
+        super().check_data(X, y)
+        if reset:
+            self._dataset_class_stats(y)
+
+    def _refresh_class_weight(self):
+        """Set ``class_weight_`` from ``class_weight`` and the counts behind the prior.
+
+        ``'balanced'`` is scikit-learn's ``n / (n_classes * count)`` on the
+        (sample-weighted) counts, as ``compute_class_weight`` makes it.
+        """
+        classes = self.classes_
+        counts = getattr(self, "class_counts_", None)
+        weight = self.class_weight
+        if isinstance(weight, dict):
+            position = {label: i for i, label in enumerate(classes.tolist())}
+            stray = [key for key in weight if key not in position]
+            if stray:
+                raise ValueError(
+                    f"class_weight has keys that are not classes: {stray!r}; the classes "
+                    f"are {classes.tolist()!r}."
+                )
+            weight = {position[key]: value for key, value in weight.items()}
+        elif weight == "balanced" and (counts is None or (counts <= 0).any()):
+            missing = classes if counts is None else classes[counts <= 0]
+            raise ValueError(
+                "class_weight='balanced' needs rows of every class (with positive sample "
+                f"weight) to weigh them; none of class {missing.tolist()!r}. Give "
+                "class_weight as a dict, or train on data that holds every class."
+            )
+        index = np.arange(len(classes))
         self.class_weight_ = compute_class_weight(
-            self.class_weight, classes=classes, y=y
+            weight, classes=index, y=index, sample_weight=counts
         ).astype(np.float32)
-        self._update_class_prior(y, reset=True)
 
     def _known_classes(self):
         """The ``classes`` parameter, or None when it is unset or empty."""
@@ -501,6 +586,9 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         try:
             return self.classes_inferred_
         except AttributeError:
+            known = self._known_classes()
+            if known is not None:  # initialize() without data, e.g. before load_params
+                return np.unique(np.asarray(known))
             raise AttributeError(
                 f"{type(self).__name__} has no attribute 'classes_' before fit."
             ) from None
@@ -542,7 +630,12 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         weight = getattr(self, "class_weight_", None)
         if weight is not None and np.all(weight == 1):
             weight = None
-        common = dict(weight=weight, reduction="none", prior=self.class_prior_, tau=self._tau())
+        # Before any data (initialize() with a module and classes) the prior is uniform,
+        # a shift of zero; fit and partial_fit set the class frequencies in place.
+        prior = getattr(self, "class_prior_", None)
+        if prior is None:
+            prior = np.full(n_classes, 1.0 / n_classes, dtype=np.float32)
+        common = dict(weight=weight, reduction="none", prior=prior, tau=self._tau())
         if self.criterion in ("adaptive", "adaptive-seed"):
             offset = 1.0 if self.criterion == "adaptive" else 0.0
             criterion = AdaptiveCrossEntropy(n_classes, alpha=self.alpha, offset=offset,
@@ -618,6 +711,13 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
     # ------------------------------------------------------------------ training
     def initialize_callbacks(self):
         super().initialize_callbacks()
+        for _, callback in self.callbacks_:
+            # skorch scores the encoded targets 0..C-1 against predict's labels; the
+            # wrapper decodes them, so that every score compares labels with labels.
+            if isinstance(callback, ScoringBase) and not isinstance(
+                callback.scoring_, LabelScorer
+            ):
+                callback.scoring_ = LabelScorer(callback.scoring_)
         self.listeners_ = {}
         return self
 
@@ -790,9 +890,18 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
     def _train(self, dataset, y, routing_method, fit_params):
         self.notify("on_train_begin", X=dataset, y=y)
         try:
-            self.fit_loop(dataset, y, _routing_method=routing_method, **fit_params)
-        except KeyboardInterrupt:
-            pass
+            try:
+                self.fit_loop(dataset, y, _routing_method=routing_method, **fit_params)
+            except KeyboardInterrupt:
+                pass
+            # The loss is checked batch by batch; the last optimizer step can still
+            # turn the weights to NaN or infinity (one host sync per fit).
+            if not all(torch.isfinite(p).all() for p in self.module_.parameters()):
+                raise TrainingDivergedError(
+                    "The network's weights became NaN or infinite in the last step; the "
+                    "network diverged. Lower lr, scale the features (e.g. "
+                    "StandardScaler) or check the data and sample weights."
+                )
         except TrainingDivergedError:
             self.initialized_ = False
             del self.classes_inferred_
@@ -821,9 +930,12 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         self._check_params()
         if is_dataset(X):
             # skorch's own path: the Dataset yields encoded targets 0..C-1
-            super().check_data(X, y)
-            self._dataset_class_stats(y)
-            return super().fit(X, y, **fit_params)
+            reset = not self.warm_start or not self.initialized_
+            self._check_dataset_input(X, y, sample_weight, reset=reset)
+            with self._seeded():
+                if reset:
+                    self.initialize()
+                return super().partial_fit(X, y, **fit_params)  # skorch's, as its fit
         reset = not self.warm_start or not self.initialized_
         dataset, y_enc = self._prepare_fit_data(X, y, sample_weight, reset=reset,
                                                 classes=self._known_classes())
@@ -839,12 +951,24 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         call when that batch does not contain them all.
         """
         self._check_params()
-        if is_dataset(X):
-            super().check_data(X, y)
-            if not self.initialized_:
-                self._dataset_class_stats(y)
-            return super().partial_fit(X, y, classes=classes, **fit_params)
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported for partial_fit (a chunk's "
+                "class counts are not the data's); as in scikit-learn, compute the weights "
+                "with sklearn.utils.class_weight.compute_class_weight and pass them as a dict."
+            )
         reset = not self.initialized_
+        if is_dataset(X):
+            self._check_dataset_input(X, y, sample_weight, reset=reset)
+            with self._seeded(offset=0 if reset else len(self.history)):
+                return super().partial_fit(X, y, classes=classes, **fit_params)
+        if classes is not None and not reset:
+            given = np.unique(np.asarray(classes))
+            if not np.array_equal(given, self.classes_):
+                raise ValueError(
+                    f"classes={given.tolist()!r} differs from the classes of the first "
+                    f"partial_fit call, {self.classes_.tolist()!r}."
+                )
         if classes is None:
             classes = self._known_classes()
         dataset, y_enc = self._prepare_fit_data(X, y, sample_weight, reset=reset,
@@ -855,8 +979,12 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             return self._train(dataset, y_enc, "partial_fit", fit_params)
 
     # ------------------------------------------------------------------ prediction
+    def _has_classes(self):
+        """Whether the labels are known: seen in fit, or given as ``classes``."""
+        return hasattr(self, "classes_inferred_") or self._known_classes() is not None
+
     def check_is_fitted(self, attributes=None, *args, **kwargs):
-        if not self.initialized_ or not hasattr(self, "classes_inferred_"):
+        if not self.initialized_ or not self._has_classes():
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator."
@@ -864,7 +992,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         super().check_is_fitted(attributes, *args, **kwargs)
 
     def __sklearn_is_fitted__(self):
-        return bool(self.initialized_ and hasattr(self, "classes_inferred_"))
+        return bool(self.initialized_ and self._has_classes())
 
     def _logits(self, X):
         self.check_is_fitted()
@@ -886,6 +1014,13 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         callable), as in skorch.
         """
         logits = self._logits(X)
+        if not torch.isfinite(logits).all():
+            bad = int((~torch.isfinite(logits)).any(dim=1).sum())
+            raise ValueError(
+                f"The network's outputs are NaN or infinite for {bad} of {len(logits)} "
+                "rows: it diverged in training (lower lr, scale the features) or these "
+                "rows lie far outside the range of the training data."
+            )
         nonlin = self.predict_nonlinearity
         if nonlin == "auto":
             proba = torch.softmax(logits.float(), dim=1)
@@ -944,6 +1079,32 @@ class _EpochLoss(PassthroughScoring):
         epoch[self.name] = score
         if is_best is not None:
             epoch[self.name + "_best"] = bool(is_best)
+
+
+class _EarlyStopping(EarlyStopping):
+    """skorch's ``EarlyStopping`` that restores the best epoch's criterion state too.
+
+    skorch restores the module's weights only; the adaptive importance (and so
+    ``importance_``, and a warm start's starting point) would stay the last epoch's.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        self.best_criterion_state_ = None
+
+    def on_epoch_end(self, net, **kwargs):
+        try:
+            super().on_epoch_end(net, **kwargs)
+        finally:
+            if self.load_best and self.best_epoch_ == net.history[-1, "epoch"]:
+                self.best_criterion_state_ = deepcopy(net.criterion_.state_dict())
+
+    def on_train_end(self, net, **kwargs):
+        restore = (self.load_best and self.best_epoch_ != net.history[-1, "epoch"]
+                   and self.best_criterion_state_ is not None)
+        super().on_train_end(net, **kwargs)
+        if restore:
+            net.criterion_.load_state_dict(self.best_criterion_state_)
 
 
 class _QuietPrintLog(PrintLog):

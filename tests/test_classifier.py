@@ -447,14 +447,28 @@ def test_logit_adjustment_by_criterion(binary_data, criterion, setting, tau):
                                    rtol=1e-5)
 
 
-def test_weights_are_costs_on_top_of_the_raw_class_prior(binary_data):
+def test_class_weight_is_a_cost_on_top_of_the_raw_class_prior(binary_data):
     X, y = binary_data
     frequencies = np.bincount(y) / len(y)
-    for clf in (ImbalancedNeuralClassifier(class_weight="balanced", **FAST).fit(X, y),
-                ImbalancedNeuralClassifier(**FAST).fit(X, y, sample_weight=1 + 9.0 * y)):
-        np.testing.assert_allclose(clf.class_prior_, frequencies, rtol=1e-5)
-        np.testing.assert_allclose(clf.criterion_.logit_shift.numpy(), np.log(frequencies),
-                                   rtol=1e-5)
+    clf = ImbalancedNeuralClassifier(class_weight="balanced", **FAST).fit(X, y)
+    np.testing.assert_allclose(clf.class_prior_, frequencies, rtol=1e-5)
+    np.testing.assert_allclose(clf.criterion_.logit_shift.numpy(), np.log(frequencies),
+                               rtol=1e-5)
+
+
+def test_sample_weight_counts_like_repeated_rows(binary_data):
+    # Integer sample weights stand for repeated rows (scikit-learn's convention): the
+    # prior and the 'balanced' weights are those of the data with the rows repeated.
+    X, y = binary_data
+    weight = 1 + 3 * y
+    repeated = np.repeat(np.arange(len(y)), weight)
+    params = dict(class_weight="balanced", logit_adjustment=1.0, **FAST)
+    weighted = ImbalancedNeuralClassifier(**params).fit(X, y, sample_weight=weight)
+    copies = ImbalancedNeuralClassifier(**params).fit(X[repeated], y[repeated])
+    np.testing.assert_allclose(weighted.class_prior_, copies.class_prior_, rtol=1e-6)
+    np.testing.assert_allclose(weighted.class_weight_, copies.class_weight_, rtol=1e-6)
+    np.testing.assert_allclose(weighted.class_counts_, np.bincount(y, weights=weight))
+    assert not np.allclose(weighted.class_prior_, np.bincount(y) / len(y))
 
 
 def test_partial_fit_prior_follows_all_the_data_seen(multiclass_data):
@@ -508,6 +522,79 @@ def test_torch_dataset_input_falls_back_to_skorch(binary_data):
     # Without y the class frequencies are unknown: a clear error, not a silent no-op.
     with pytest.raises(ValueError, match="need the class frequencies: pass y"):
         ImbalancedNeuralClassifier(Linear, **FAST).fit(dataset, None)
+
+
+def test_torch_dataset_fit_is_seeded_and_leaves_the_global_rng(binary_data):
+    X, y = binary_data
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    params = dict(module=MLP, module__n_features=X.shape[1], module__n_classes=2, **FAST)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    first = ImbalancedNeuralClassifier(**params).fit(dataset, y).predict_proba(X)
+    np.testing.assert_array_equal(torch.rand(3), expected)  # global RNG as it was
+    second = ImbalancedNeuralClassifier(**params).fit(dataset, y).predict_proba(X)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_scoring_callbacks_compare_labels_with_labels(binary_data):
+    # skorch hands scoring callbacks the encoded targets; the estimator decodes them,
+    # so a score does not depend on how the labels are spelled.
+    from skorch.callbacks import BatchScoring, EpochScoring
+
+    X, y = binary_data
+
+    def history(labels):
+        callbacks = [("acc", EpochScoring("accuracy", on_train=True, name="acc")),
+                     ("bacc", BatchScoring("balanced_accuracy", on_train=True, name="bacc"))]
+        clf = ImbalancedNeuralClassifier(callbacks=callbacks, **FAST).fit(X, labels[y])
+        return clf.history[:, "acc"], clf.history[:, "bacc"]
+
+    plain = history(np.array([0, 1]))
+    spelled = history(np.array(["neg", "pos"]))
+    assert plain == history(np.array([10, 20])) == spelled
+    assert plain[0][-1] > 0.8  # the encoded targets against the labels scored 0
+
+
+def test_set_params_rebuilds_what_it_configures(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(criterion="ce", **FAST).fit(X, y)
+    clf.set_params(class_weight={0: 1.0, 1: 5.0})
+    np.testing.assert_array_equal(clf.class_weight_, [1.0, 5.0])
+    np.testing.assert_array_equal(clf.criterion_.weight.numpy(), [1.0, 5.0])
+    clf.set_params(hidden_units=(3,), dropout=0.0)
+    assert [layer.out_features for layer in clf.module_.layers if hasattr(layer, "out_features")] == [3, 2]
+    assert clf.optimizer_.param_groups[0]["params"][0] is next(clf.module_.parameters())
+    clf.partial_fit(X, y)  # trains the new module with the new weights
+    assert clf.module_.layers[0].out_features == 3
+    clf.set_params(early_stopping=True)
+    assert "early_stopping" in dict(clf.callbacks_)
+
+
+def test_initialize_without_data_given_a_module_and_classes(binary_data):
+    X, y = binary_data
+    params = dict(module=MLP, module__n_features=X.shape[1], module__n_classes=2,
+                  classes=[0, 1], **FAST)
+    trained = ImbalancedNeuralClassifier(**params).fit(X, y)
+    fresh = ImbalancedNeuralClassifier(**params).initialize()
+    np.testing.assert_array_equal(fresh.classes_, [0, 1])
+    fresh.module_.load_state_dict(trained.module_.state_dict())
+    np.testing.assert_allclose(fresh.predict_proba(X), trained.predict_proba(X), rtol=1e-6)
+    # The uniform prior of a net built without data is replaced by the data's.
+    fresh.partial_fit(X, y)
+    np.testing.assert_allclose(fresh.criterion_.logit_shift.numpy(),
+                               np.log(np.bincount(y) / len(y)), rtol=1e-5)
+
+
+def test_early_stopping_restores_the_best_epochs_importance(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(early_stopping=True, n_iter_no_change=2,
+                                     max_epochs=60, random_state=0).fit(X, y)
+    stopper = dict(clf.callbacks_)["early_stopping"]
+    assert stopper.best_epoch_ < len(clf.history)  # it did stop after its best epoch
+    best = clf.history[stopper.best_epoch_ - 1]
+    np.testing.assert_allclose(clf.importance_, best["importance"], rtol=1e-6)
+    assert not np.allclose(clf.importance_, clf.history[-1]["importance"])
 
 
 def test_real_keel_file_learns_the_minority(keel):

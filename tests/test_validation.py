@@ -179,3 +179,87 @@ def test_early_stopping_needs_two_samples_per_class(data):
 def test_default_module_needs_data():
     with pytest.raises(NotFittedError, match="sized from the training data"):
         ImbalancedNeuralClassifier().initialize()
+
+
+def _linear_dataset(X, y):
+    return torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+
+
+def test_torch_dataset_input_errors(data):
+    X, y = data
+    dataset = _linear_dataset(X, y)
+    module = dict(module=torch.nn.Linear, module__in_features=X.shape[1],
+                  module__out_features=2)
+    with pytest.raises(ValueError, match="sample_weight is for array input"):
+        ImbalancedNeuralClassifier(**module, **FAST).fit(dataset, y, sample_weight=np.ones(len(y)))
+    with pytest.raises(ValueError, match="pass a module"):
+        ImbalancedNeuralClassifier(**FAST).fit(dataset, y)
+    with pytest.raises(ValueError, match="early_stopping makes its stratified split"):
+        ImbalancedNeuralClassifier(early_stopping=True, **module, **FAST).fit(dataset, y)
+
+
+@pytest.mark.parametrize("params", [dict(class_weight="balanced"),
+                                    dict(logit_adjustment=0.5)])
+def test_name_only_parameters_with_a_criterion_class(data, params):
+    X, y = data
+    clf = ImbalancedNeuralClassifier(criterion=torch.nn.CrossEntropyLoss, **params, **FAST)
+    with pytest.raises(ValueError, match="configure a criterion chosen by name"):
+        clf.fit(X, y)
+    # logit_adjustment=0 asks for nothing: accepted.
+    ImbalancedNeuralClassifier(criterion=torch.nn.CrossEntropyLoss, logit_adjustment=0,
+                               **FAST).fit(X, y)
+
+
+def test_class_weight_keys_must_be_classes(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"keys that are not classes: \[5\]"):
+        ImbalancedNeuralClassifier(class_weight={5: 2.0}, **FAST).fit(X, y)
+
+
+def test_balanced_needs_every_class(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"none of class \[2\]"):
+        ImbalancedNeuralClassifier(class_weight="balanced", classes=[0, 1, 2],
+                                   **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="not supported for partial_fit"):
+        ImbalancedNeuralClassifier(class_weight="balanced", **FAST).partial_fit(X, y)
+
+
+def test_partial_fit_classes_must_not_change(data):
+    X, y = data
+    clf = ImbalancedNeuralClassifier(**FAST).partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match="differs from the classes of the first"):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    clf.partial_fit(X, y, classes=[1, 0])  # the same classes in another order
+
+
+def test_values_beyond_float32_are_named(data):
+    X, y = data
+    big = X.astype(np.float64)
+    big[3, 1] = 1e39
+    with pytest.raises(ValueError, match="beyond the float32 range"):
+        ImbalancedNeuralClassifier(**FAST).fit(big, y)
+    clf = ImbalancedNeuralClassifier(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="beyond the float32 range"):
+        clf.predict_proba(big)
+
+
+def test_divergence_in_the_last_step_is_caught(data):
+    # The loss of the one step is finite; the step itself breaks the network. Its
+    # outputs are NaN: predict_proba says so instead of returning NaN (and predict
+    # instead of returning the first class everywhere).
+    X, y = data
+    clf = ImbalancedNeuralClassifier(max_epochs=1, batch_size=-1, lr=1e30, random_state=0)
+    clf.fit(X, y)
+    for method in (clf.predict_proba, clf.predict):
+        with pytest.raises(ValueError, match=r"outputs are NaN or infinite for 300 of 300"):
+            method(X)
+
+
+def test_weights_that_overflow_in_the_last_step_are_caught(data):
+    X, y = data
+    clf = ImbalancedNeuralClassifier(max_epochs=1, batch_size=-1, lr=1e38, random_state=0,
+                                     optimizer=torch.optim.SGD, weight_decay=0)
+    with pytest.raises(TrainingDivergedError, match="weights became NaN or infinite"):
+        clf.fit(X, y, sample_weight=np.full(len(y), 1e6))  # a finite loss, then inf weights
+    assert not clf.initialized_
