@@ -26,6 +26,9 @@ __all__ = ["AdaptiveCrossEntropy", "FocalLoss", "MarginCrossEntropy"]
 _REDUCTIONS = ("mean", "sum", "none")
 
 
+_HALF = (torch.float16, torch.bfloat16)
+
+
 def _check_reduction(reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(
@@ -35,6 +38,11 @@ def _check_reduction(reduction):
 
 
 def _check_inputs(logits, target, num_classes=None):
+    """Check the shapes; return ``target`` as int64 class indices.
+
+    Indexing with a uint8 or bool tensor would select by mask, not by class, so any
+    other integer dtype is converted (no cost for the int64 targets of the estimator).
+    """
     if logits.dim() != 2:
         raise ValueError(
             f"logits must have shape (N, C); got a tensor of shape {tuple(logits.shape)}."
@@ -49,6 +57,13 @@ def _check_inputs(logits, target, num_classes=None):
             f"logits have {logits.shape[1]} columns but the criterion was built for "
             f"num_classes={num_classes}."
         )
+    if target.dtype == torch.int64:
+        return target
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+        raise ValueError(
+            f"target must hold class indices in an integer tensor; got dtype {target.dtype}."
+        )
+    return target.long()
 
 
 def _as_weight(weight, name="weight"):
@@ -213,11 +228,22 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
         self.alpha = float(alpha)
         self.register_buffer("importance", torch.ones(num_classes))
 
+    def _apply(self, fn, *args, **kwargs):
+        # .half() or .to(torch.bfloat16) would round away the importance's updates of
+        # size alpha * (fnr - importance) (with alpha 0.01 it would stall far from the
+        # rate): it follows the module's device but stays at least float32.
+        before = self.importance
+        super()._apply(fn, *args, **kwargs)
+        if self.importance.dtype in _HALF:
+            self.importance = before.to(self.importance.device, torch.float32)
+        return self
+
     def _update_importance(self, logits, target):
         c = self.num_classes
         logits = logits.detach()  # cheaper than a no_grad context on every batch
         # A sample is missed when another class has a strictly higher logit (argmax
-        # != target, with ties counted as right): amax is cheaper than argmax on CPU.
+        # != target, with ties counted as right); at 10 classes amax is cheaper than
+        # argmax on CPU.
         missed = logits.gather(1, target[:, None]).squeeze(1) < logits.amax(dim=1)
         # One fixed-size scatter_add_ tallies both counts: slot y for a sample of
         # class y predicted right, slot C + y for one missed. Unlike unique, bincount
@@ -233,11 +259,12 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
         self.importance.lerp_(misses / counts.clamp(min=1), counts.clamp(max=1) * self.alpha)
 
     def forward(self, logits, target):
-        _check_inputs(logits, target, self.num_classes)
+        target = _check_inputs(logits, target, self.num_classes)
         if self.training:
             self._update_importance(logits, target)
-        importance = self.importance
-        weight = importance + self.offset if self.offset else importance
+        # A new tensor even for offset 0: cross_entropy keeps its weight for the backward
+        # pass, and the next training call updates the importance in place.
+        weight = self.importance + self.offset
         if self.weight is not None:
             weight = weight * self.weight
         if weight.dtype != logits.dtype:
@@ -286,7 +313,12 @@ class FocalLoss(_WeightedCriterion):
         self.gamma = float(gamma)
 
     def forward(self, logits, target):
-        _check_inputs(logits, target)
+        target = _check_inputs(logits, target)
+        if logits.dtype in _HALF and self.gamma != 0.0:
+            # The power's gradient gamma * (1 - p_t)^(gamma - 1) * CE passes float16's
+            # 65504 at large logits before it is multiplied by zero: NaN. Computed in
+            # float32 and returned in the logits' dtype.
+            return self.forward(logits.float(), target).to(logits.dtype)
         if self.gamma == 0.0 or self.logit_shift is None:
             ce = raw_ce = F.cross_entropy(self._adjust(logits), target, reduction="none")
             if self.gamma == 0.0:
@@ -363,7 +395,7 @@ class MarginCrossEntropy(_WeightedCriterion):
         self.register_buffer("boundary_weight", torch.tensor(0.5), persistent=False)
 
     def forward(self, logits, target):
-        _check_inputs(logits, target)
+        target = _check_inputs(logits, target)
         if logits.shape[1] != 2:
             raise ValueError(
                 "MarginCrossEntropy is binary only: logits must have 2 columns, "

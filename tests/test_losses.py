@@ -97,11 +97,55 @@ def test_adaptive_weight_and_reductions():
 
 def test_adaptive_importance_is_a_buffer_that_follows_state_dict():
     loss = AdaptiveCrossEntropy(2, alpha=1.0)
-    loss(torch.tensor([[3.0, 0.0]]), torch.tensor([1]))
+    loss(torch.tensor([[3.0, 0.0]]), torch.tensor([0]))  # class 0 right: its rate is 0
+    torch.testing.assert_close(loss.importance, torch.tensor([0.0, 1.0]))
     assert "importance" in loss.state_dict()
     fresh = AdaptiveCrossEntropy(2)
     fresh.load_state_dict(loss.state_dict())
-    torch.testing.assert_close(fresh.importance, torch.tensor([1.0, 1.0]))
+    torch.testing.assert_close(fresh.importance, torch.tensor([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("offset", [0.0, 1.0])
+def test_adaptive_two_calls_before_one_backward(offset):
+    # Gradient accumulation or a second loss term: the importance updated in place by
+    # the second call must not be the tensor the first call's backward reads.
+    g = torch.Generator().manual_seed(11)
+    layer = nn.Linear(3, 2)
+    loss = AdaptiveCrossEntropy(2, alpha=0.1, offset=offset)
+    x1, x2 = torch.randn(16, 3, generator=g), torch.randn(16, 3, generator=g)
+    y1, y2 = torch.randint(2, (16,), generator=g), torch.randint(2, (16,), generator=g)
+    (loss(layer(x1), y1) + loss(layer(x2), y2)).backward()
+    assert torch.isfinite(layer.weight.grad).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_adaptive_importance_stays_float32_under_half_casts(dtype):
+    # Class 0 is missed half the time in every batch: the importance must converge to
+    # 0.5, which updates of alpha * (0.5 - importance) rounded to half precision miss.
+    loss = AdaptiveCrossEntropy(2, alpha=0.01).to(dtype)
+    assert loss.importance.dtype == torch.float32
+    logits = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]], dtype=dtype)
+    target = torch.tensor([0, 0, 1, 1])
+    for _ in range(2000):
+        out = loss(logits, target)
+    assert out.dtype == dtype
+    torch.testing.assert_close(loss.importance[0], torch.tensor(0.5), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("make", [lambda: AdaptiveCrossEntropy(2, weight=[1.0, 3.0]),
+                                  lambda: FocalLoss(gamma=0.0, weight=[1.0, 3.0]),
+                                  lambda: FocalLoss(gamma=2.0, prior=[0.8, 0.2]),
+                                  lambda: MarginCrossEntropy(prior=[0.8, 0.2])],
+                         ids=["adaptive", "ce", "focal-prior", "margin-prior"])
+def test_integer_targets_of_any_dtype_are_class_indices(make):
+    # A uint8 target indexes like a mask; the losses read every integer dtype as classes.
+    logits = torch.tensor([[0.2, 0.1], [0.3, 0.9], [0.5, -0.4]])
+    target = torch.tensor([1, 0, 1])
+    expected = make()(logits, target)
+    for dtype in (torch.uint8, torch.int32, torch.int16):
+        torch.testing.assert_close(make()(logits, target.to(dtype)), expected)
+    with pytest.raises(ValueError, match="class indices in an integer tensor"):
+        make()(logits, target.float())
 
 
 # ---------------------------------------------------------------- focal
@@ -170,6 +214,28 @@ def test_margin_boundary_weight_is_one_half():
             got = MarginCrossEntropy(margin=m, reduction="none")(logits, target)
             torch.testing.assert_close(got[i], 0.5 * ce[i])
         assert m_ok == (i != 1)  # the second sample is wrong (p_t < 0.5): no valid m
+
+
+@pytest.mark.parametrize("make", [lambda **kw: FocalLoss(gamma=2.0, **kw),
+                                  lambda **kw: MarginCrossEntropy(margin=0.9, **kw)],
+                         ids=["focal", "margin"])
+def test_mean_is_over_samples_not_over_weights(make):
+    g = torch.Generator().manual_seed(12)
+    logits, target = random_batch(g, 32, 2)
+    weight = torch.tensor([1.0, 4.0])
+    per_sample = make(weight=weight, reduction="none")(logits, target)
+    torch.testing.assert_close(make(weight=weight)(logits, target), per_sample.sum() / 32)
+
+
+def test_focal_half_precision_gradient_is_finite_at_huge_logits():
+    logits = torch.tensor([[1e4, -1e4], [-1e4, 1e4]], dtype=torch.float16, requires_grad=True)
+    target = torch.tensor([1, 1])
+    for prior in (None, [0.8, 0.2]):
+        logits.grad = None
+        loss = FocalLoss(gamma=5.0, prior=prior, reduction="sum")(logits, target)
+        loss.backward()
+        assert loss.dtype == torch.float16 and torch.isfinite(loss)
+        assert torch.isfinite(logits.grad).all()
 
 
 def test_margin_rejects_multiclass_logits():
