@@ -1,6 +1,7 @@
 """The ``sk-imbaloss`` command line: ``sk-imbaloss compare [DATA ...]``."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +34,23 @@ def _int_at_least(minimum):
         return value
 
     return parse
+
+
+def _seed(text):
+    value = _int_at_least(0)(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"must be below 2**32, got {value}")
+    return value
+
+
+def _n_jobs(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 jobs cannot run anything; use 1 or more, or -1")
+    return value
 
 
 def _epochs(text):
@@ -78,10 +96,12 @@ def build_parser():
     compare.add_argument("--max-epochs", type=_epochs, default="auto", metavar="N",
                          help="training epochs of every neural net, or 'auto': 40, or "
                               "enough for 500 gradient steps on small data (default: auto)")
-    compare.add_argument("--seed", type=int, default=0, metavar="S",
-                         help="seed of the splits and the estimators (default: 0)")
-    compare.add_argument("--n-jobs", type=int, default=1, metavar="N",
-                         help="fits run in parallel; -1 for all cores (default: 1)")
+    compare.add_argument("--seed", type=_seed, default=0, metavar="S",
+                         help="seed of the splits and the estimators, 0 to 2**32 - 1 "
+                              "(default: 0)")
+    compare.add_argument("--n-jobs", type=_n_jobs, default=1, metavar="N",
+                         help="fits run in parallel; -1 for all cores, -2 for all but "
+                              "one (default: 1)")
     compare.add_argument(
         "--scheduler", metavar="ADDRESS",
         help="run the fits on a Dask cluster, e.g. tcp://127.0.0.1:8786 "
@@ -114,18 +134,21 @@ def _load_datasets(paths, target, folds):
                     datasets.append(as_dataset(load_csv(path, target=target)))
                 except ValueError as exc:
                     _error(f"{exc} Skipped.")
-    usable, names = [], set()
+    # Two files of the same name in different folders stay apart in the report: the
+    # later ones get a suffix that no file's own name has (str, str-2 beside a str-2.csv
+    # becomes str-3).
+    taken = {name for name, _, _ in datasets}
+    usable, used = [], set()
     for name, X, y in datasets:
-        # Two files of the same name in different folders stay apart in the report.
         unique, k = name, 2
-        while unique in names:
+        while unique in used or (unique != name and unique in taken):
             unique, k = f"{name}-{k}", k + 1
+        used.add(unique)
         try:
             check_dataset(unique, X, y, folds)
         except ValueError as exc:
             _error(f"{exc} Skipped.")
             continue
-        names.add(unique)
         usable.append((unique, X, y))
     return usable
 
@@ -159,10 +182,29 @@ def _print_tables(results, datasets):
         print(table.to_string(float_format=lambda v: f"{v:.2f}"))
 
 
+def _check_out(out):
+    """Create the output folder before the run; a message when it cannot be used."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        return f"--out {out}: exists and is not a folder."
+    except NotADirectoryError:
+        return f"--out {out}: cannot create the folder (a part of the path is a file)."
+    except OSError as exc:
+        return f"--out {out}: cannot create the folder ({exc.strerror})."
+    if not os.access(out, os.W_OK | os.X_OK):
+        return f"--out {out}: the folder is not writable."
+    return None
+
+
 def _compare(args):
     datasets = _load_datasets(args.data, args.target, args.folds)
     if not datasets:
         _error("no data set could be used; nothing to run.")
+        return 1
+    problem = _check_out(args.out)  # before the run, not after it
+    if problem:
+        _error(problem)
         return 1
     try:
         results = run_comparison(

@@ -167,7 +167,7 @@ DEFAULT_METHODS = (
 )
 
 #: Methods that need exactly two classes; skipped, with the reason, on other data.
-BINARY_ONLY = frozenset({"margin"})
+BINARY_ONLY = frozenset({"margin", "ce-threshold"})
 
 
 def resolve_methods(names):
@@ -319,10 +319,11 @@ def _run_job(key, factory, X, y, train, test, seed, max_epochs, minority):
             model = factory(seed, max_epochs)
             start = time.perf_counter()
             model.fit(X[train], y[train])
-            row["fit_seconds"] = time.perf_counter() - start
+            seconds = time.perf_counter() - start
             proba = model.predict_proba(X[test])
             y_pred = model.predict(X[test])
             row.update(_scores(y[test], y_pred, proba, model.classes_, minority))
+            row["fit_seconds"] = seconds  # only for a fold that was scored
     except Exception as exc:  # noqa: BLE001 - any failure is recorded, see docstring
         row["error"] = f"{type(exc).__name__}: {exc}"
     return row

@@ -77,8 +77,9 @@ def load_csv(path, target="target"):
     ------
     ValueError
         Naming the file, when it is missing or unreadable, has no ``target`` column
-        (the message lists the columns it has), has non-numeric or missing feature
-        values (the message names the columns), or fewer than two classes.
+        (the message lists the columns it has), has no rows, has non-numeric,
+        missing or infinite feature values (the message names the columns), or fewer
+        than two classes.
     """
     path = Path(path)
     if not path.is_file():
@@ -94,6 +95,8 @@ def load_csv(path, target="target"):
             f"{path}: no target column {target!r}; the columns are "
             f"{list(map(str, frame.columns))}. Name the class column with --target."
         )
+    if len(frame) == 0:
+        raise ValueError(f"{path}: has a header but no rows.")
     features = frame.drop(columns=target)
     if features.shape[1] == 0:
         raise ValueError(f"{path}: has no feature columns besides {target!r}.")
@@ -108,6 +111,13 @@ def load_csv(path, target="target"):
         raise ValueError(
             f"{path}: missing values (NaN) in feature columns {with_nan}; impute or "
             "drop them first."
+        )
+    infinite = [str(c) for c in features.columns
+                if features[c].dtype.kind == "f" and np.isinf(features[c]).any()]
+    if infinite:
+        raise ValueError(
+            f"{path}: infinite values in feature columns {infinite}; replace or drop "
+            "them first."
         )
     if frame[target].isna().any():
         raise ValueError(f"{path}: missing values in the target column {target!r}.")

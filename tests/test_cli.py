@@ -1,10 +1,12 @@
 """``sk-imbaloss compare`` end to end, on the KEEL files beside the repository."""
 
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -115,3 +117,63 @@ def test_bad_max_epochs_names_the_choices(value, capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["compare", "--max-epochs", value])
     assert "use a positive integer or 'auto'" in capsys.readouterr().err
+
+
+def test_unusable_out_is_reported_before_the_run(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    for out, message in [(blocker, "exists and is not a folder"),
+                         (blocker / "sub", "cannot create the folder")]:
+        status = main(["compare", "--methods", "logreg-balanced", "--out", str(out), *FAST])
+        err = capsys.readouterr().err
+        assert status == 1
+        assert f"--out {out}: {message}" in err
+        assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--seed", "-1", "must be at least 0"),
+    ("--seed", str(2**32), "must be below 2**32"),
+    ("--n-jobs", "0", "0 jobs cannot run anything"),
+])
+def test_bad_seed_and_n_jobs_are_usage_errors(option, value, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", option, value])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_duplicate_names_never_take_another_files_name(tmp_path, capsys):
+    from sk_imbaloss.cli import _load_datasets
+
+    rng = np.random.default_rng(0)
+
+    def write(path, shift):
+        frame = pd.DataFrame({"a": rng.normal(size=40) + shift, "target": [0] * 30 + [1] * 10})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False)
+        return frame["a"].to_numpy()
+
+    first = write(tmp_path / "str.csv", 0)
+    nested = write(tmp_path / "sub" / "str.csv", 100)
+    own = write(tmp_path / "str-2.csv", 200)
+    loaded = _load_datasets([str(tmp_path / "str.csv"), str(tmp_path / "sub"),
+                             str(tmp_path / "str-2.csv")], "target", 5)
+    names = {name: X[:, 0] for name, X, _ in loaded}
+    assert list(names) == ["str", "str-3", "str-2"]
+    np.testing.assert_allclose(names["str"], first)
+    np.testing.assert_allclose(names["str-3"], nested)
+    np.testing.assert_allclose(names["str-2"], own)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a,target\n", "has a header but no rows"),
+    ("a,b,target\n1,inf,0\n2,3,1\n", "infinite values in feature columns ['b']"),
+])
+def test_empty_and_infinite_csv_files_are_named(tmp_path, text, message):
+    from sk_imbaloss.datasets import load_csv
+
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=re.escape(f"{path}: {message}")):
+        load_csv(path)

@@ -11,6 +11,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
 
 from sk_imbaloss import ImbalancedNeuralClassifier
 from sk_imbaloss.compare import (
@@ -128,18 +129,28 @@ def _broken(seed, max_epochs):
     return Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(C=-1.0))])
 
 
-def test_failures_are_recorded_and_margin_skipped_on_multiclass():
+def _no_proba(seed, max_epochs):
+    # Fits, then has no predict_proba: a failure after the fit.
+    return Pipeline([("scale", StandardScaler()), ("clf", LinearSVC(random_state=seed))])
+
+
+def test_failures_are_recorded_and_binary_only_methods_skipped_on_multiclass():
     X, y = load_iris(return_X_y=True)
     keep = np.r_[0:100, 100:110]  # three classes, the last a minority of 10
-    methods = {"margin": METHODS["margin"], "logreg-balanced": METHODS["logreg-balanced"],
-               "broken": _broken}
+    methods = {"margin": METHODS["margin"], "ce-threshold": METHODS["ce-threshold"],
+               "logreg-balanced": METHODS["logreg-balanced"], "broken": _broken,
+               "no-proba": _no_proba}
     results = run_comparison([("iris", X[keep], y[keep])], methods, **FAST)
     errors = results.groupby("method", sort=False)["error"].first()
-    assert errors["margin"].startswith("skipped: margin is binary only and iris has 3 classes")
+    for method in ("margin", "ce-threshold"):
+        assert errors[method].startswith(
+            f"skipped: {method} is binary only and iris has 3 classes")
     assert "InvalidParameterError" in errors["broken"] and "'C'" in errors["broken"]
+    assert "predict_proba" in errors["no-proba"]
     assert pd.isna(errors["logreg-balanced"])
-    assert results.loc[results["method"] != "logreg-balanced", list(METRICS)].isna().all().all()
-    assert results.loc[results["method"] == "logreg-balanced", list(METRICS)].notna().all().all()
+    failed = results["method"] != "logreg-balanced"
+    assert results.loc[failed, [*METRICS, "fit_seconds"]].isna().all().all()
+    assert results.loc[~failed, [*METRICS, "fit_seconds"]].notna().all().all()
 
 
 @pytest.fixture(scope="module")
