@@ -16,6 +16,7 @@ on the data) or ``.item()``.
 """
 
 import math
+from numbers import Integral
 
 import torch
 import torch.nn.functional as F
@@ -213,7 +214,9 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
                  tau=1.0, offset=1.0):
         super().__init__(weight=weight, reduction=reduction, prior=prior, tau=tau)
         self.offset = _check_nonnegative("offset", offset)
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or (
+            num_classes < 2
+        ):
             raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}.")
         if not 0.0 < float(alpha) <= 1.0:
             raise ValueError(f"alpha must be in (0, 1], got {alpha!r}.")
@@ -224,7 +227,7 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
                 raise ValueError(
                     f"{label} has {buffer.shape[0]} values but num_classes={num_classes}."
                 )
-        self.num_classes = num_classes
+        self.num_classes = int(num_classes)
         self.alpha = float(alpha)
         self.register_buffer("importance", torch.ones(num_classes))
 
@@ -308,8 +311,8 @@ class FocalLoss(_WeightedCriterion):
 
     def __init__(self, gamma=2.0, weight=None, reduction="mean", prior=None, tau=1.0):
         super().__init__(weight=weight, reduction=reduction, prior=prior, tau=tau)
-        if not float(gamma) >= 0.0:
-            raise ValueError(f"gamma must be >= 0, got {gamma!r}.")
+        if not 0.0 <= float(gamma) < math.inf:
+            raise ValueError(f"gamma must be finite and >= 0, got {gamma!r}.")
         self.gamma = float(gamma)
 
     def forward(self, logits, target):

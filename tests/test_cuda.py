@@ -47,7 +47,10 @@ def test_fit_and_predict_on_cuda(binary_data, criterion):
     [(lambda: AdaptiveCrossEntropy(5, alpha=0.1), 5),
      (lambda: AdaptiveCrossEntropy(5, alpha=0.1, prior=torch.arange(1.0, 6.0)), 5),
      (lambda: AdaptiveCrossEntropy(5, alpha=0.1, offset=0.0), 5), (lambda: FocalLoss(2.0), 5),
-     (lambda: FocalLoss(0.5, weight=torch.ones(5)), 5), (lambda: MarginCrossEntropy(0.7), 2)],
+     (lambda: FocalLoss(0.5, weight=torch.ones(5)), 5),
+     (lambda: FocalLoss(2.0, prior=torch.arange(1.0, 6.0)), 5),
+     (lambda: MarginCrossEntropy(0.7), 2),
+     (lambda: MarginCrossEntropy(0.7, prior=torch.tensor([0.9, 0.1])), 2)],
 )
 def test_loss_step_has_no_host_sync(criterion, classes):
     loss_fn = criterion().cuda().train()

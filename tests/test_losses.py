@@ -251,6 +251,9 @@ def test_margin_rejects_multiclass_logits():
         (lambda: AdaptiveCrossEntropy(3, alpha=1.5), "alpha"),
         (lambda: AdaptiveCrossEntropy(1), "num_classes"),
         (lambda: FocalLoss(gamma=-1), "gamma"),
+        (lambda: FocalLoss(gamma=math.inf), "gamma must be finite"),
+        (lambda: AdaptiveCrossEntropy(2.0), "num_classes"),
+        (lambda: AdaptiveCrossEntropy(True), "num_classes"),
         (lambda: MarginCrossEntropy(margin=0.5), "margin"),
         (lambda: MarginCrossEntropy(margin=1.0), "margin"),
         (lambda: FocalLoss(reduction="avg"), "reduction"),
@@ -265,6 +268,13 @@ def test_margin_rejects_multiclass_logits():
 def test_bad_parameters_raise_value_errors(factory, match):
     with pytest.raises(ValueError, match=match):
         factory()
+
+
+def test_num_classes_may_be_a_numpy_integer():
+    import numpy as np
+
+    loss = AdaptiveCrossEntropy(np.int64(3))
+    assert loss.num_classes == 3 and type(loss.num_classes) is int
 
 
 def test_shape_errors_are_clear():
