@@ -28,6 +28,8 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 _HALF = (torch.float16, torch.bfloat16)
+#: Logits of at most this many elements count as a small batch (see FocalLoss).
+_SMALL_BATCH_ELEMENTS = 4096
 
 
 def _check_reduction(reduction):
@@ -334,14 +336,19 @@ class FocalLoss(_WeightedCriterion):
         return self._finish(one_minus_pt.pow(self.gamma) * ce, target, logits.shape[1])
 
     def _adjusted_and_raw_ce(self, logits, target):
-        """Cross entropy on ``z + shift`` and on ``z``, from one ``log_softmax``.
+        """Cross entropy on ``z + shift`` and on ``z``.
 
-        ``CE(z + s)_i = CE(z)_i - s_y + log(sum_c softmax(z)_ic * exp(s_c))``; with
-        ``m = max(s)`` factored out, the sum is at least the probability of the most
-        frequent class times 1, so its log stays finite for any logits. One pass
-        instead of a second ``cross_entropy`` (measured in bench_loss_step.py).
+        A small batch (the estimator's 128 rows) takes two fused ``cross_entropy``
+        calls: there each operation costs its dispatch, not its arithmetic. A large one
+        takes one ``log_softmax`` and ``CE(z + s)_i = CE(z)_i - s_y + log(sum_c
+        softmax(z)_ic * exp(s_c))``, with ``m = max(s)`` factored out so that the sum
+        is at least the probability of the most frequent class times 1 and its log
+        stays finite for any logits. Both measured in bench_loss_step.py.
         """
         shift = self._shift(logits)
+        if logits.numel() <= _SMALL_BATCH_ELEMENTS:
+            ce = F.cross_entropy(logits + shift, target, reduction="none")
+            return ce, F.cross_entropy(logits, target, reduction="none")
         log_p = F.log_softmax(logits, dim=1)
         raw_ce = -log_p.gather(1, target[:, None]).squeeze(1)
         top = shift.max()
@@ -396,6 +403,35 @@ class MarginCrossEntropy(_WeightedCriterion):
         self.threshold = -math.log(self.margin)
         self.logit_margin = math.log(self.margin / (1.0 - self.margin))
         self.register_buffer("boundary_weight", torch.tensor(0.5), persistent=False)
+        # With a prior the gate compares the adjusted cross entropy with a threshold
+        # per class (see forward), derived from the shift once instead of every step;
+        # set_prior and load_state_dict keep it in step with the shift.
+        self.register_buffer("gate_threshold", self._gate_threshold(), persistent=False)
+
+    def _gate_threshold(self):
+        # With d = z_y - z_other, raw p_t < m <=> d < logit(m) <=> the adjusted cross
+        # entropy, softplus(-(d + s_y - s_other)), exceeds softplus(-(logit(m) + s_y -
+        # s_other)).
+        shift = self.logit_shift
+        if shift is None:
+            return None
+        if shift.shape[0] != 2:
+            raise ValueError(
+                f"MarginCrossEntropy is binary only: prior has {shift.shape[0]} values."
+            )
+        return F.softplus(-(self.logit_margin + shift - shift.flip(0)))
+
+    @torch.no_grad()
+    def set_prior(self, prior):
+        super().set_prior(prior)
+        if self.logit_shift is not None:
+            self.gate_threshold.copy_(self._gate_threshold())
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        if self.logit_shift is not None:
+            with torch.no_grad():
+                self.gate_threshold.copy_(self._gate_threshold())
 
     def forward(self, logits, target):
         target = _check_inputs(logits, target)
@@ -410,11 +446,8 @@ class MarginCrossEntropy(_WeightedCriterion):
         # p_t < m  <=>  CE_i > -log m. One comparison in log space serves both.
         threshold = self.threshold
         if self.logit_shift is not None:
-            # The gate reads the raw p_t. With d = z_y - z_other, p_t < m <=> d <
-            # logit(m) <=> the adjusted CE, softplus(-(d + s_y - s_other)), exceeds
-            # softplus(-(logit(m) + s_y - s_other)): a threshold per class.
-            shift = self._shift(logits)
-            threshold = F.softplus(-(self.logit_margin + shift - shift.flip(0)))[target]
+            # The gate reads the raw p_t: a threshold per class on the adjusted CE.
+            threshold = self.gate_threshold.to(ce.dtype)[target]
         gate = torch.heaviside(ce.detach() - threshold, self.boundary_weight.to(ce.dtype))
         return self._finish(gate * ce, target, 2)
 

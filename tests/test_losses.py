@@ -238,6 +238,20 @@ def test_focal_half_precision_gradient_is_finite_at_huge_logits():
         assert torch.isfinite(logits.grad).all()
 
 
+def test_margin_gate_follows_set_prior_and_load_state_dict():
+    g = torch.Generator().manual_seed(13)
+    logits, target = random_batch(g, 256, 2)
+    expected = MarginCrossEntropy(0.7, prior=[0.95, 0.05], reduction="none")(logits, target)
+    moved = MarginCrossEntropy(0.7, prior=[0.5, 0.5], reduction="none")
+    moved.set_prior(torch.tensor([0.95, 0.05]))
+    torch.testing.assert_close(moved(logits, target), expected)
+    loaded = MarginCrossEntropy(0.7, prior=[0.5, 0.5], reduction="none")
+    loaded.load_state_dict(moved.state_dict())
+    torch.testing.assert_close(loaded(logits, target), expected)
+    with pytest.raises(ValueError, match="binary only: prior has 3 values"):
+        MarginCrossEntropy(0.7, prior=[0.5, 0.3, 0.2])
+
+
 def test_margin_rejects_multiclass_logits():
     with pytest.raises(ValueError, match="binary only"):
         MarginCrossEntropy()(torch.zeros(4, 3), torch.zeros(4, dtype=torch.long))
@@ -449,12 +463,18 @@ def test_adaptive_offset_weighs_each_class_by_one_plus_importance():
     torch.testing.assert_close(seed_value, ce * seed.importance[target])
 
 
-def test_logit_adjusted_focal_and_margin_match_the_direct_formulas():
-    # One log_softmax (focal) and a per-class threshold (margin) stand for a second
-    # cross entropy on the raw logits; both must equal the direct computation.
+# Focal loss with a prior takes two cross entropies on small batches and one
+# log_softmax on large ones (more than 4096 logits): every check runs on both.
+BATCHES = pytest.mark.parametrize("rows", [256, 4096], ids=["small", "large"])
+
+
+@BATCHES
+def test_logit_adjusted_focal_and_margin_match_the_direct_formulas(rows):
+    # The focal factor and the margin gate read the raw p_t, the cross entropy is the
+    # adjusted one; both must equal the direct computation.
     g = torch.Generator().manual_seed(9)
     prior = torch.tensor([0.9, 0.1])
-    logits, target = random_batch(g, 256, 2)
+    logits, target = random_batch(g, rows, 2)
     logits = logits * 3
     adjusted = F.cross_entropy(logits + torch.log(prior), target, reduction="none")
     raw_p_t = torch.softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
@@ -464,11 +484,29 @@ def test_logit_adjusted_focal_and_margin_match_the_direct_formulas():
     torch.testing.assert_close(margin, (raw_p_t < 0.7).float() * adjusted)
 
 
+@BATCHES
+def test_logit_adjusted_focal_matches_the_direct_formula_on_many_classes(rows):
+    g = torch.Generator().manual_seed(10)
+    prior = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    logits, target = random_batch(g, rows, 4)
+    logits.requires_grad_(True)
+    adjusted = F.cross_entropy(logits + torch.log(prior), target, reduction="none")
+    raw_p_t = torch.softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
+    expected = (1 - raw_p_t) ** 2 * adjusted
+    focal = FocalLoss(gamma=2.0, prior=prior, reduction="none")(logits, target)
+    torch.testing.assert_close(focal, expected)
+    grad, = torch.autograd.grad(focal.sum(), logits)
+    expected_grad, = torch.autograd.grad(expected.sum(), logits)
+    torch.testing.assert_close(grad, expected_grad)
+
+
+@BATCHES
 @pytest.mark.parametrize("criterion", [FocalLoss(gamma=2.0, prior=[0.99, 0.01]),
                                        MarginCrossEntropy(prior=[0.99, 0.01])])
-def test_logit_adjusted_losses_stay_finite_at_huge_logits(criterion):
-    logits = torch.tensor([[1e4, -1e4], [-1e4, 1e4], [1e4, -1e4]], requires_grad=True)
-    target = torch.tensor([1, 0, 0])
+def test_logit_adjusted_losses_stay_finite_at_huge_logits(criterion, rows):
+    logits = torch.tensor([[1e4, -1e4], [-1e4, 1e4], [1e4, -1e4]]).repeat(rows // 3 + 1, 1)
+    logits.requires_grad_(True)
+    target = torch.tensor([1, 0, 0]).repeat(rows // 3 + 1)
     loss = criterion(logits, target)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
