@@ -27,9 +27,10 @@ class LabelScorer:
     During training skorch hands scoring callbacks the targets as the network sees
     them, encoded as positions in ``classes_``, while ``predict`` returns the user's
     labels. This scorer decodes the targets first, so that a score compares labels
-    with labels: ``EpochScoring(LabelScorer("f1_macro"), lower_is_better=False)``.
-    :class:`~sk_imbaloss.ImbalancedNeuralClassifier` wraps the scoring of every
-    ``EpochScoring`` and ``BatchScoring`` callback in one. A scorer that needs a
+    with labels. :class:`~sk_imbaloss.ImbalancedNeuralClassifier` wraps the scoring of
+    every ``EpochScoring`` and ``BatchScoring`` callback in one, so ``EpochScoring(
+    "f1_macro", on_train=True)`` is enough there; for another net, ``EpochScoring(
+    LabelScorer("f1_macro"), lower_is_better=False)``. A scorer that needs a
     positive label (``'f1'``, ``'average_precision'``) needs it as in scikit-learn:
     labels 0/1 or -1/1, or ``make_scorer(..., pos_label=...)``.
 
@@ -42,12 +43,17 @@ class LabelScorer:
 
     def __init__(self, scoring):
         self.scoring = scoring
+        # skorch names a scoring callback after its scorer's __name__
+        self.__name__ = scoring if isinstance(scoring, str) else getattr(
+            scoring, "__name__", "score")
 
     def __call__(self, net, X, y):
-        if torch.is_tensor(y):
-            y = y.detach().cpu().numpy()
         if isinstance(self.scoring, str):
             scorer = get_scorer(self.scoring)
         else:
             scorer = check_scoring(net, self.scoring)
-        return scorer(net, X, net.classes_[np.asarray(y)])
+        if y is not None:  # skorch allows a Dataset without targets
+            if torch.is_tensor(y):
+                y = y.detach().cpu().numpy()
+            y = net.classes_[np.asarray(y)]
+        return scorer(net, X, y)

@@ -67,7 +67,7 @@ _ADJUSTED_BY_DEFAULT = frozenset({"adaptive", "focal", "margin"})
 
 
 class TrainingDivergedError(FloatingPointError):
-    """The training loss became NaN or infinite; the fit was abandoned."""
+    """The loss or the weights became NaN or infinite in training; the fit was abandoned."""
 
 
 def _check_hidden_units(hidden_units):
@@ -365,7 +365,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             # module needs a new criterion and optimizer, a new criterion a new
             # optimizer), so that partial_fit and warm starts use them.
             changed = kwargs.keys()
-            if "class_weight" in changed and hasattr(self, "classes_inferred_"):
+            if "class_weight" in changed and self._has_classes():
                 self._refresh_class_weight()
             if self.module is None and _MODULE_PARAMS & changed:
                 self._initialize_module()
@@ -379,7 +379,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             elif "weight_decay" in changed:
                 self._initialize_optimizer()
             if _CALLBACK_PARAMS & changed:
-                self.initialize_callbacks()
+                self._initialize_callbacks()
         return self
 
     def _get_param_names(self):
@@ -483,6 +483,11 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         self._update_class_prior(y_enc, reset, sample_weight)
         if reset:
             self._refresh_class_weight()
+        elif getattr(self, "class_weight_", None) is None:
+            # initialize() before any data could not weigh 'balanced': now it can.
+            self._refresh_class_weight()
+            self._initialize_criterion()
+            self._initialize_optimizer()
         device = _check_device(self.device)
         return ArrayDataset(X, y_enc.astype(np.int64), sample_weight, device=device), y_enc
 
@@ -539,8 +544,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         if self.early_stopping and self.train_split is None:
             raise ValueError(
                 "early_stopping makes its stratified split of array input; with a torch "
-                "Dataset, pass train_split (e.g. skorch.dataset.ValidSplit) and an "
-                "EarlyStopping callback instead."
+                "Dataset, pass a train_split too (e.g. skorch.dataset.ValidSplit(10, "
+                "stratified=True)) and early stopping scores that split."
             )
         super().check_data(X, y)
         if reset:
@@ -627,6 +632,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         if not isinstance(self.criterion, str):
             return super().initialize_criterion()
         n_classes = len(self.classes_)
+        if getattr(self, "class_weight_", None) is None and self.class_weight != "balanced":
+            self._refresh_class_weight()  # initialize() before any data: None or a dict
         weight = getattr(self, "class_weight_", None)
         if weight is not None and np.all(weight == 1):
             weight = None
@@ -864,10 +871,11 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             # the batch-size-weighted mean, as PassthroughScoring's np.average computes it
             mean = sum(v * n for v, n in zip(values, sizes)) / sum(sizes)
             self.__dict__.setdefault("epoch_losses_", {})[prefix + "_loss"] = mean
-        bad = [v for v in values if not math.isfinite(v)] if training else []
+        bad = [v for v in values if not math.isfinite(v)]
         if bad:
             raise TrainingDivergedError(
-                f"The training loss became {bad[0]} in epoch {len(self.history)}; the "
+                f"The {'training' if training else 'validation'} loss became {bad[0]} in "
+                f"epoch {len(self.history)}; the "
                 "network diverged. Lower lr, scale the features (e.g. StandardScaler) "
                 "or check the data and sample weights."
             )
@@ -896,7 +904,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 pass
             # The loss is checked batch by batch; the last optimizer step can still
             # turn the weights to NaN or infinity (one host sync per fit).
-            if not all(torch.isfinite(p).all() for p in self.module_.parameters()):
+            finite = [torch.isfinite(p).all() for p in self.module_.parameters()]
+            if finite and not bool(torch.stack(finite).all()):
                 raise TrainingDivergedError(
                     "The network's weights became NaN or infinite in the last step; the "
                     "network diverged. Lower lr, scale the features (e.g. "
@@ -904,7 +913,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 )
         except TrainingDivergedError:
             self.initialized_ = False
-            del self.classes_inferred_
+            self.__dict__.pop("classes_inferred_", None)
             raise
         self.notify("on_train_end", X=dataset, y=y)
         return self
@@ -966,8 +975,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             given = np.unique(np.asarray(classes))
             if not np.array_equal(given, self.classes_):
                 raise ValueError(
-                    f"classes={given.tolist()!r} differs from the classes of the first "
-                    f"partial_fit call, {self.classes_.tolist()!r}."
+                    f"classes={given.tolist()!r} differs from the classes the classifier "
+                    f"was first fitted or initialized with, {self.classes_.tolist()!r}."
                 )
         if classes is None:
             classes = self._known_classes()

@@ -586,6 +586,37 @@ def test_initialize_without_data_given_a_module_and_classes(binary_data):
                                np.log(np.bincount(y) / len(y)), rtol=1e-5)
 
 
+def test_class_weight_of_a_net_initialized_without_data(binary_data):
+    X, y = binary_data
+    params = dict(module=MLP, module__n_features=X.shape[1], module__n_classes=2,
+                  classes=[0, 1], criterion="focal", **FAST)
+    fresh = ImbalancedNeuralClassifier(class_weight={0: 1.0, 1: 5.0}, **params).initialize()
+    np.testing.assert_array_equal(fresh.criterion_.weight.numpy(), [1.0, 5.0])
+    trained = ImbalancedNeuralClassifier(class_weight={0: 1.0, 1: 5.0}, **params).fit(X, y)
+    fresh.criterion_.load_state_dict(trained.criterion_.state_dict())  # same buffers
+    fresh.partial_fit(X, y)
+    np.testing.assert_array_equal(fresh.class_weight_, [1.0, 5.0])
+    # 'balanced' cannot be weighed before data: the first warm-started fit does it.
+    balanced = ImbalancedNeuralClassifier(class_weight="balanced", warm_start=True, **params)
+    balanced.initialize().fit(X, y)
+    counts = np.bincount(y)
+    np.testing.assert_allclose(balanced.criterion_.weight.numpy(),
+                               len(y) / (2 * counts), rtol=1e-6)
+
+
+def test_label_scorer_names_itself_and_takes_no_targets(binary_data):
+    from skorch.callbacks import EpochScoring
+
+    X, y = binary_data
+    scoring = EpochScoring(LabelScorer("f1_macro"), lower_is_better=False, on_train=True)
+    clf = ImbalancedNeuralClassifier(callbacks=[scoring], **FAST).fit(X, y)
+    assert len(clf.history[:, "f1_macro"]) == len(clf.history)
+    # skorch's y=None (a Dataset without targets) reaches the scorer as None.
+    seen = []
+    scorer = LabelScorer(lambda net, X, y: seen.append(y) or 0.0)
+    assert scorer(clf, X, None) == 0.0 and seen == [None]
+
+
 def test_early_stopping_restores_the_best_epochs_importance(binary_data):
     X, y = binary_data
     clf = ImbalancedNeuralClassifier(early_stopping=True, n_iter_no_change=2,

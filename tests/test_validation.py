@@ -228,7 +228,7 @@ def test_balanced_needs_every_class(data):
 def test_partial_fit_classes_must_not_change(data):
     X, y = data
     clf = ImbalancedNeuralClassifier(**FAST).partial_fit(X, y, classes=[0, 1])
-    with pytest.raises(ValueError, match="differs from the classes of the first"):
+    with pytest.raises(ValueError, match="differs from the classes the classifier was first"):
         clf.partial_fit(X, y, classes=[0, 1, 2])
     clf.partial_fit(X, y, classes=[1, 0])  # the same classes in another order
 
@@ -263,3 +263,21 @@ def test_weights_that_overflow_in_the_last_step_are_caught(data):
     with pytest.raises(TrainingDivergedError, match="weights became NaN or infinite"):
         clf.fit(X, y, sample_weight=np.full(len(y), 1e6))  # a finite loss, then inf weights
     assert not clf.initialized_
+
+
+def test_divergence_seen_first_by_the_validation_split(data):
+    # With early stopping the validation loss of an epoch is computed before the next
+    # epoch's training loss: it must stop the fit the same way.
+    X, y = data
+    clf = ImbalancedNeuralClassifier(max_epochs=3, batch_size=-1, lr=1e30, random_state=0,
+                                     early_stopping=True)
+    with pytest.raises(TrainingDivergedError, match="validation loss became nan"):
+        clf.fit(X, y)
+    assert not clf.initialized_
+
+
+def test_set_params_on_a_net_without_callbacks(data):
+    X, y = data
+    clf = ImbalancedNeuralClassifier(callbacks="disable", **FAST).fit(X, y)
+    clf.set_params(scoring="f1", early_stopping=True)
+    assert clf.callbacks_ == []
