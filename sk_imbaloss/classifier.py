@@ -1102,11 +1102,11 @@ class _EarlyStopping(EarlyStopping):
         self.best_criterion_state_ = None
 
     def on_epoch_end(self, net, **kwargs):
-        try:
-            super().on_epoch_end(net, **kwargs)
-        finally:
-            if self.load_best and self.best_epoch_ == net.history[-1, "epoch"]:
-                self.best_criterion_state_ = deepcopy(net.criterion_.state_dict())
+        # skorch raises to stop only after an epoch that did not improve, so an epoch
+        # that did always reaches the copy below.
+        super().on_epoch_end(net, **kwargs)
+        if self.load_best and self.best_epoch_ == net.history[-1, "epoch"]:
+            self.best_criterion_state_ = deepcopy(net.criterion_.state_dict())
 
     def on_train_end(self, net, **kwargs):
         restore = (self.load_best and self.best_epoch_ != net.history[-1, "epoch"]
