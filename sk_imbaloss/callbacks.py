@@ -1,5 +1,7 @@
 """skorch callbacks used by :class:`~sk_imbaloss.ImbalancedNeuralClassifier`."""
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 from sklearn.metrics import check_scoring, get_scorer
@@ -52,6 +54,14 @@ class LabelScorer:
             scorer = get_scorer(self.scoring)
         else:
             scorer = check_scoring(net, self.scoring)
+        # BatchScoring hands over the batch as the network saw it: a tensor on the
+        # net's device, or {"X": ..., "sample_weight": ...} when the fit had weights.
+        # The scorer predicts from a host array (it counts rows, not weights, as
+        # EpochScoring does).
+        if isinstance(X, Mapping) and "X" in X:
+            X = X["X"]
+        if torch.is_tensor(X):
+            X = X.detach().cpu().numpy()
         if y is not None:  # skorch allows a Dataset without targets
             if torch.is_tensor(y):
                 y = y.detach().cpu().numpy()

@@ -556,6 +556,22 @@ def test_scoring_callbacks_compare_labels_with_labels(binary_data):
     assert plain[0][-1] > 0.8  # the encoded targets against the labels scored 0
 
 
+@pytest.mark.parametrize("on_train", [True, False])
+def test_batch_scoring_of_a_fit_with_sample_weight(binary_data, on_train):
+    # The batches of a weighted fit are {"X": ..., "sample_weight": ...}: the scorer
+    # predicts from their X (before: a TypeError from check_array).
+    from skorch.callbacks import BatchScoring
+    from skorch.dataset import ValidSplit
+
+    X, y = binary_data
+    params = dict(callbacks=[BatchScoring("balanced_accuracy", on_train=on_train, name="b")],
+                  train_split=None if on_train else ValidSplit(5, stratified=True), **FAST)
+    weighted = ImbalancedNeuralClassifier(**params).fit(X, y, sample_weight=np.ones(len(y)))
+    plain = ImbalancedNeuralClassifier(**params).fit(X, y)
+    assert weighted.history[:, "b"] == plain.history[:, "b"]
+    assert weighted.history[-1, "b"] > 0.6  # chance is 0.5
+
+
 def test_set_params_rebuilds_what_it_configures(binary_data):
     X, y = binary_data
     clf = ImbalancedNeuralClassifier(criterion="ce", **FAST).fit(X, y)

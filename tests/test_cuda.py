@@ -42,6 +42,19 @@ def test_fit_and_predict_on_cuda(binary_data, criterion):
 
 
 @cuda
+def test_batch_scoring_on_cuda(binary_data):
+    # BatchScoring hands the scorer the batch on the device; it predicts from a copy.
+    from skorch.callbacks import BatchScoring
+
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(
+        device="cuda", max_epochs=2, random_state=0, train_split=None,
+        callbacks=[BatchScoring("balanced_accuracy", on_train=True, name="b")],
+    ).fit(X, y)
+    assert 0.0 <= clf.history[-1, "b"] <= 1.0
+
+
+@cuda
 @pytest.mark.parametrize(
     "criterion, classes",
     [(lambda: AdaptiveCrossEntropy(5, alpha=0.1), 5),
