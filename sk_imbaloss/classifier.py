@@ -148,7 +148,8 @@ default='adaptive'
     class_weight : None, 'balanced' or dict, default=None
         Per-class weights multiplied into the loss of every criterion by name.
         ``'balanced'`` is ``n_samples / (n_classes * n_c)`` from the training data
-        (sample-weighted counts; not with ``partial_fit``, as in scikit-learn); a
+        (sample-weighted counts; a warm-started ``fit`` re-weighs on all rows
+        trained on; not with ``partial_fit``, as in scikit-learn); a
         dict maps the user's labels to weights (missing labels weigh 1). With
         ``'ce'`` this is the class-weighted baseline; with ``'focal'`` it plays the
         role of Lin et al.'s ``alpha_t``.
@@ -208,7 +209,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         The per-class weights in effect (ones for ``class_weight=None``).
     class_prior_ : ndarray of shape (n_classes,)
         The prior of the logit adjustment: each class's share of the rows trained on
-        (``partial_fit`` calls add to it). A class known from ``classes`` but not seen
+        (``partial_fit`` calls and warm-started fits add to it). A class known from ``classes`` but not seen
         yet counts as the rarest seen class.
     class_counts_ : ndarray of shape (n_classes,)
         Rows per class trained on (sums of ``sample_weight`` where it is given), the
@@ -481,13 +482,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             if not np.isfinite(sample_weight).all():
                 raise ValueError("sample_weight contains NaN or infinity.")
         self._update_class_prior(y_enc, reset, sample_weight)
-        if reset:
-            self._refresh_class_weight()
-        elif getattr(self, "class_weight_", None) is None:
-            # initialize() before any data could not weigh 'balanced': now it can.
-            self._refresh_class_weight()
-            self._initialize_criterion()
-            self._initialize_optimizer()
+        self._update_class_weight(reset)
         device = _check_device(self.device)
         return ArrayDataset(X, y_enc.astype(np.int64), sample_weight, device=device), y_enc
 
@@ -512,7 +507,22 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         if not reset and hasattr(criterion, "set_prior"):
             criterion.set_prior(self.class_prior_)
 
-    def _dataset_class_stats(self, y):
+    def _update_class_weight(self, reset):
+        """``class_weight_`` (and the criterion's) after the class counts changed.
+
+        A fresh fit derives it. A warm-started fit re-weighs ``'balanced'`` on the
+        counts of all rows trained on, as the prior is, in place (the adaptive
+        importance and the optimizer state are kept); that is also how a net built by
+        ``initialize()`` without data gets its ``'balanced'`` weights.
+        """
+        balanced = isinstance(self.class_weight, str) and self.class_weight == "balanced"
+        if reset or balanced or getattr(self, "class_weight_", None) is None:
+            self._refresh_class_weight()
+        if balanced and not reset:
+            self.criterion_.weight = torch.as_tensor(
+                self.class_weight_, device=_check_device(self.device))
+
+    def _dataset_class_stats(self, y, reset=True):
         """``class_weight_`` and ``class_prior_`` for a torch Dataset and its ``y``."""
         needs_y = self.class_weight is not None or (
             isinstance(self.criterion, str) and self._tau() > 0
@@ -524,10 +534,11 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                     "pass y (the encoded targets 0..C-1) along with the Dataset, or set "
                     "class_weight=None and logit_adjustment=0."
                 )
-            self.class_weight_ = self.class_prior_ = self.class_counts_ = None
+            if reset:
+                self.class_weight_ = self.class_prior_ = self.class_counts_ = None
             return
-        self._update_class_prior(np.asarray(y), reset=True)
-        self._refresh_class_weight()
+        self._update_class_prior(np.asarray(y), reset=reset)
+        self._update_class_weight(reset)
 
     def _check_dataset_input(self, X, y, sample_weight, reset=True):
         """Checks for a torch Dataset passed to fit or partial_fit; class statistics."""
@@ -548,8 +559,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 "stratified=True)) and early stopping scores that split."
             )
         super().check_data(X, y)
-        if reset:
-            self._dataset_class_stats(y)
+        self._dataset_class_stats(y, reset)
 
     def _refresh_class_weight(self):
         """Set ``class_weight_`` from ``class_weight`` and the counts behind the prior.

@@ -572,6 +572,40 @@ def test_batch_scoring_of_a_fit_with_sample_weight(binary_data, on_train):
     assert weighted.history[-1, "b"] > 0.6  # chance is 0.5
 
 
+def test_warm_started_fit_reweighs_balanced_on_all_rows(binary_data):
+    # 'balanced' follows the counts of all rows trained on, like the prior; in place,
+    # so the adaptive importance carries on.
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(class_weight="balanced", warm_start=True, **FAST)
+    clf.fit(X, y)
+    importance = clf.criterion_.importance
+    flipped = 1 - y
+    clf.fit(X, flipped)
+    counts = np.bincount(y) + np.bincount(flipped)
+    expected = counts.sum() / (2 * counts)
+    np.testing.assert_allclose(clf.class_weight_, expected, rtol=1e-6)
+    np.testing.assert_allclose(clf.criterion_.weight.numpy(), expected, rtol=1e-6)
+    assert clf.criterion_.importance is importance
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_warm_dataset_fits_update_the_prior(binary_data, method):
+    # As with arrays: the counts of a torch Dataset's y add up, and the shift follows.
+    X, y = binary_data
+    params = dict(module=MLP, module__n_features=X.shape[1], module__n_classes=2,
+                  classes=[0, 1], warm_start=True, **FAST)
+    clf = ImbalancedNeuralClassifier(**params)
+    few = np.r_[np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:5]]
+    for call, rows in (("fit", np.arange(len(y))), (method, few)):
+        data = torch.utils.data.TensorDataset(torch.from_numpy(X[rows]),
+                                              torch.from_numpy(y[rows]))
+        getattr(clf, call)(data, y[rows])
+    counts = np.bincount(y) + np.bincount(y[few])
+    np.testing.assert_allclose(clf.class_counts_, counts)
+    np.testing.assert_allclose(clf.criterion_.logit_shift.numpy(),
+                               np.log(counts / counts.sum()), rtol=1e-5)
+
+
 def test_set_params_rebuilds_what_it_configures(binary_data):
     X, y = binary_data
     clf = ImbalancedNeuralClassifier(criterion="ce", **FAST).fit(X, y)

@@ -238,6 +238,29 @@ def test_focal_half_precision_gradient_is_finite_at_huge_logits():
         assert torch.isfinite(logits.grad).all()
 
 
+@pytest.mark.parametrize("dtype, scale", [(torch.float16, 1e4), (torch.bfloat16, 100.0)])
+@pytest.mark.parametrize("make", [
+    lambda: AdaptiveCrossEntropy(2, prior=[0.9, 0.1], offset=0.0, reduction="none").eval(),
+    lambda: FocalLoss(0.0, prior=[0.9, 0.1], reduction="none"),
+    lambda: MarginCrossEntropy(0.6, prior=[0.9, 0.1], reduction="none"),
+], ids=["adaptive", "ce", "margin"])
+def test_logit_shift_is_not_rounded_away_in_half_precision(make, dtype, scale):
+    # Equal logits of 1e4 (float16 spacing 8): the shift log(0.1) - log(0.9) = -2.2 on
+    # the minority must count, the loss log(1 + 9) = 2.303, and the margin gate is
+    # open (raw p_t = 0.5 < m). Added in float16 the shift rounded away (0.693; the
+    # margin loss gave 0).
+    logits = torch.full((2, 2), scale, dtype=dtype, requires_grad=True)
+    target = torch.tensor([1, 0])
+    loss = make()(logits, target)
+    expected = make()(logits.detach().double(), target)
+    assert loss.dtype == dtype
+    torch.testing.assert_close(loss.double(), expected, rtol=1e-2, atol=0)
+    loss.sum().backward()
+    reference = logits.detach().double().requires_grad_()
+    make()(reference, target).sum().backward()
+    torch.testing.assert_close(logits.grad.double(), reference.grad, rtol=1e-2, atol=1e-3)
+
+
 def test_margin_gate_follows_set_prior_and_load_state_dict():
     g = torch.Generator().manual_seed(13)
     logits, target = random_batch(g, 256, 2)
