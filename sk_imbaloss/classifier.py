@@ -2,25 +2,14 @@
 
 import inspect
 import math
-from copy import deepcopy
 from collections.abc import Mapping
 from contextlib import contextmanager
+from copy import deepcopy
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
-from skorch.callbacks import (
-    Callback,
-    EarlyStopping,
-    EpochScoring,
-    EpochTimer,
-    PassthroughScoring,
-    PrintLog,
-)
-from skorch.callbacks.scoring import ScoringBase
-from skorch.dataset import Dataset
-from skorch.utils import is_dataset, to_tensor
+from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import get_scorer
@@ -36,6 +25,18 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
+from skorch import NeuralNetClassifier
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    EpochScoring,
+    EpochTimer,
+    PassthroughScoring,
+    PrintLog,
+)
+from skorch.callbacks.scoring import ScoringBase
+from skorch.dataset import Dataset
+from skorch.utils import is_dataset, to_tensor
 from torch.utils.data import DataLoader
 
 from ._batching import ArrayDataset, TensorBatches, as_array_dataset
@@ -58,6 +59,20 @@ _CRITERION_PARAMS = frozenset({"alpha", "gamma", "margin", "logit_adjustment"})
 _MODULE_PARAMS = frozenset({"hidden_units", "dropout"})
 #: Top-level parameters that configure the default callbacks (early stopping).
 _CALLBACK_PARAMS = frozenset({"early_stopping", "n_iter_no_change", "scoring"})
+
+def _same_value(old, new):
+    """Whether a parameter is set to the value it had (tuples and lists alike)."""
+    if old is new:
+        return True
+    if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)):
+        old, new = tuple(old), tuple(new)
+    elif type(old) is not type(new):
+        return False
+    try:
+        return bool(old == new)
+    except (TypeError, ValueError):  # e.g. arrays: compared element-wise
+        return False
+
 
 #: The criteria selectable by name.
 CRITERIA = ("adaptive", "adaptive-seed", "focal", "margin", "ce")
@@ -181,7 +196,8 @@ default='adaptive'
         A scikit-learn scorer name for early stopping.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout, shuffling and the validation split. The
-        global torch RNG state is restored after fitting.
+        global torch RNG state is restored after fitting. ``partial_fit`` calls and
+        warm-started fits go on with new shuffles (the seed offset by the epochs done).
     device : str, default='cpu'
         ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
     verbose : int, default=0
@@ -358,6 +374,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 )
 
     def set_params(self, **kwargs):
+        before = {name: getattr(self, name) for name in kwargs if hasattr(self, name)}
         super().set_params(**kwargs)
         if self.initialized_:
             # The top-level parameters configure parts of the net: as with skorch's own
@@ -365,7 +382,10 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             # initialized net rebuilds that part and the parts built on it (a new
             # module needs a new criterion and optimizer, a new criterion a new
             # optimizer), so that partial_fit and warm starts use them.
-            changed = kwargs.keys()
+            # A value set again unchanged (as a search's clone or a re-run does) keeps
+            # the trained part.
+            changed = {name for name in kwargs
+                       if name not in before or not _same_value(before[name], kwargs[name])}
             if "class_weight" in changed and self._has_classes():
                 self._refresh_class_weight()
             if self.module is None and _MODULE_PARAMS & changed:
@@ -419,6 +439,11 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
     # ------------------------------------------------------------------ data
     def _validate_X(self, X, reset, y=None):
         """Check ``X`` (and ``y``) and return them as float32 / original arrays."""
+        if isinstance(X, Mapping) and not sparse.issparse(X):  # a dok matrix is a dict
+            raise ValueError(
+                "X is a dict: inputs for a multi-input module go in a torch Dataset "
+                "(e.g. skorch.dataset.Dataset(X, y)) passed with a module that takes them."
+            )
         dtypes = getattr(X, "dtypes", None)
         if dtypes is not None and hasattr(dtypes, "items"):
             bad = [str(c) for c, dt in dtypes.items() if getattr(dt, "kind", "O") not in "biuf"]
@@ -455,6 +480,11 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         check_classification_targets(y)
         if reset:
             labels = np.unique(y if classes is None else np.asarray(classes))
+            if classes is not None and len(labels) < 2:
+                raise ValueError(
+                    f"classes must list at least two labels (all the model will ever "
+                    f"see); got {labels.tolist()!r}."
+                )
             if len(np.unique(y)) < 2 and require_two:
                 raise ValueError(
                     f"y has one class only ({labels[0].tolist()!r}); a classifier needs samples "
@@ -466,7 +496,14 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                     f"(it is binary only), but y has {len(labels)} classes."
                 )
             self.classes_inferred_ = labels
-        y_enc = np.searchsorted(self.classes_, y)
+        try:
+            y_enc = np.searchsorted(self.classes_, y)
+        except TypeError:  # e.g. text labels in an object array against int classes
+            raise ValueError(
+                f"y's labels cannot be compared with the classes known to the classifier "
+                f"{self.classes_.tolist()!r} (labels {y[:3].tolist()!r}... are of another "
+                "type); pass labels of the classes' type."
+            ) from None
         y_enc = np.clip(y_enc, 0, len(self.classes_) - 1)
         unseen = self.classes_[y_enc] != y
         if unseen.any():
@@ -587,9 +624,14 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 "class_weight as a dict, or train on data that holds every class."
             )
         index = np.arange(len(classes))
-        self.class_weight_ = compute_class_weight(
+        class_weight = compute_class_weight(
             weight, classes=index, y=index, sample_weight=counts
         ).astype(np.float32)
+        if not (np.isfinite(class_weight).all() and (class_weight >= 0).all()):
+            raise ValueError(
+                f"class_weight must hold finite, non-negative weights; got {self.class_weight!r}."
+            )
+        self.class_weight_ = class_weight
 
     def _known_classes(self):
         """The ``classes`` parameter, or None when it is unset or empty."""
@@ -623,12 +665,20 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 "The default MLP is sized from the training data; call fit(X, y), or "
                 "pass a module to initialize the network without data."
             )
+        module_params = self.get_params_for("module")
+        clash = sorted({"n_features", "n_classes", "hidden_units", "dropout"} & set(module_params))
+        if clash:
+            raise ValueError(
+                f"module__{', module__'.join(clash)}: the default MLP takes hidden_units and "
+                "dropout as the estimator's own parameters (hidden_units=..., dropout=...) "
+                "and is sized from the data; pass a module to set other arguments."
+            )
         self.module_ = MLP(
             self.n_features_in_,
             len(self.classes_),
             hidden_units=_check_hidden_units(self.hidden_units),
             dropout=self.dropout,
-            **self.get_params_for("module"),
+            **module_params,
         )
         return self
 
@@ -716,6 +766,14 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             raise ValueError(
                 "early_stopping needs at least 2 samples of every class for its "
                 f"stratified validation split; class {rare!r} has {counts.min()}."
+            )
+        n_valid = math.ceil(len(y) * self.validation_fraction)
+        if n_valid < len(self.classes_) or len(y) - n_valid < len(self.classes_):
+            raise ValueError(
+                f"early_stopping's stratified validation split (validation_fraction="
+                f"{self.validation_fraction}) of {len(y)} rows holds {n_valid}; each part "
+                f"needs a row of every class ({len(self.classes_)}). Raise "
+                "validation_fraction, train on more rows or turn early_stopping off."
             )
         idx_train, idx_valid = train_test_split(
             np.arange(len(y)),
@@ -951,14 +1009,16 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             # skorch's own path: the Dataset yields encoded targets 0..C-1
             reset = not self.warm_start or not self.initialized_
             self._check_dataset_input(X, y, sample_weight, reset=reset)
-            with self._seeded():
+            with self._seeded(offset=0 if reset else len(self.history)):
                 if reset:
                     self.initialize()
-                return super().partial_fit(X, y, **fit_params)  # skorch's, as its fit
+                # skorch's, as its own fit calls it ('auto' epochs count the rows)
+                return super().partial_fit(X, y, _routing_method="fit", **fit_params)
         reset = not self.warm_start or not self.initialized_
         dataset, y_enc = self._prepare_fit_data(X, y, sample_weight, reset=reset,
                                                 classes=self._known_classes())
-        with self._seeded():
+        # A warm-started fit goes on with new shuffles and dropout masks, as partial_fit.
+        with self._seeded(offset=0 if reset else len(self.history)):
             if reset:
                 self.initialize()
             return self._train(dataset, y_enc, "fit", fit_params)

@@ -606,6 +606,47 @@ def test_warm_dataset_fits_update_the_prior(binary_data, method):
                                np.log(counts / counts.sum()), rtol=1e-5)
 
 
+def test_set_params_with_unchanged_values_keeps_the_training(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(**FAST).fit(X, y)
+    proba, importance = clf.predict_proba(X), clf.importance_
+    module, optimizer = clf.module_, clf.optimizer_
+    clf.set_params(dropout=clf.dropout, hidden_units=list(clf.hidden_units),
+                   alpha=clf.alpha, class_weight=None, weight_decay=clf.weight_decay)
+    assert clf.module_ is module and clf.optimizer_ is optimizer
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+    np.testing.assert_array_equal(clf.importance_, importance)
+    clf.set_params(alpha=0.5)  # a changed value rebuilds the criterion
+    np.testing.assert_array_equal(clf.importance_, [1.0, 1.0])
+
+
+def test_dataset_fit_resolves_auto_epochs_like_arrays(binary_data):
+    X, y = binary_data
+    params = dict(module=MLP, module__n_features=X.shape[1], module__n_classes=2,
+                  random_state=0)
+    data = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    from_dataset = ImbalancedNeuralClassifier(**params).fit(data, y)
+    from_arrays = ImbalancedNeuralClassifier(**params).fit(X, y)
+    assert len(from_dataset.history) == len(from_arrays.history) > 40
+
+
+def test_warm_started_fits_draw_new_shuffles(binary_data):
+    X, y = binary_data
+    orders = []
+
+    class Record(Callback):
+        def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+            if training:
+                orders[-1].append(batch[1].clone())
+
+    clf = ImbalancedNeuralClassifier(warm_start=True, max_epochs=1, batch_size=16,
+                                     random_state=0, callbacks=[("record", Record())])
+    for _ in range(3):
+        orders.append([])
+        clf.fit(X, y)
+    assert not torch.equal(torch.cat(orders[1]), torch.cat(orders[2]))
+
+
 def test_set_params_rebuilds_what_it_configures(binary_data):
     X, y = binary_data
     clf = ImbalancedNeuralClassifier(criterion="ce", **FAST).fit(X, y)

@@ -281,3 +281,29 @@ def test_set_params_on_a_net_without_callbacks(data):
     clf = ImbalancedNeuralClassifier(callbacks="disable", **FAST).fit(X, y)
     clf.set_params(scoring="f1", early_stopping=True)
     assert clf.callbacks_ == []
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda C, X, y: C(criterion="ce", **FAST).partial_fit(X[y == 0], y[y == 0], classes=[0]),
+         "at least two labels"),
+        (lambda C, X, y: C(classes=[0], **FAST).partial_fit(X[y == 0], y[y == 0]),
+         "at least two labels"),
+        (lambda C, X, y: C(**FAST).partial_fit(
+            X, pd.Series(np.array(["a", "b"], dtype=object)[y]), classes=[0, 1]),
+         "cannot be compared with the classes"),
+        (lambda C, X, y: C(early_stopping=True, **FAST).fit(X[:10], np.r_[[0] * 5, [1] * 5]),
+         "validation_fraction"),
+        (lambda C, X, y: C(module__dropout=0.2, **FAST).fit(X, y), "module__dropout"),
+        (lambda C, X, y: C(**FAST).fit({"a": X[:, :2], "b": X[:, 2:]}, y), "X is a dict"),
+        (lambda C, X, y: C(class_weight={0: -1.0, 1: 1.0}, **FAST).fit(X, y),
+         "class_weight must hold finite, non-negative"),
+    ],
+    ids=["one-class-classes", "one-class-init", "object-labels", "early-stopping-split",
+         "module-dropout", "dict-X", "negative-class-weight"],
+)
+def test_unclear_errors_name_the_problem(data, call, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        call(ImbalancedNeuralClassifier, X, y)
