@@ -7,7 +7,13 @@ from pathlib import Path
 
 from .compare import DEFAULT_METHODS, METHODS, check_dataset, run_comparison
 from .datasets import as_dataset, iter_data_paths, load_csv, load_default
-from .report import HEADLINE_METRICS, average_ranks, summarize, write_report
+from .report import (
+    HEADLINE_METRICS,
+    average_ranks,
+    skipped_methods,
+    summarize,
+    write_report,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -82,7 +88,7 @@ def build_parser():
         help="CSV or .csv.gz files, or folders of them; numeric features and a class "
              "column. Default: the diabetes-top10 data set shipped with scikit-learn.",
     )
-    compare.add_argument("--target", default="target", metavar="COL",
+    compare.add_argument("--target", metavar="COL",
                          help="the class column of the CSV files (default: target)")
     compare.add_argument(
         "--methods", nargs="+", metavar="M", default=list(DEFAULT_METHODS),
@@ -120,17 +126,25 @@ def _error(message):
     print(f"sk-imbaloss: error: {message}", file=sys.stderr)
 
 
+def _warning(message):
+    print(f"sk-imbaloss: warning: {message}", file=sys.stderr)
+
+
 def _load_datasets(paths, target, folds):
     """Load and check every data set; report the bad ones on stderr and skip them."""
     if not paths:
         datasets = [as_dataset(load_default())]
     else:
-        datasets = []
+        datasets, seen = [], set()
         for given in paths:
             files = list(iter_data_paths([given]))
             if not files:
                 _error(f"{given}: folder has no .csv or .csv.gz files; skipped.")
             for path in files:
+                if Path(path).resolve() in seen:  # twice would count it twice in the tests
+                    _warning(f"{path}: given more than once; used once.")
+                    continue
+                seen.add(Path(path).resolve())
                 try:
                     datasets.append(as_dataset(load_csv(path, target=target)))
                 except ValueError as exc:
@@ -158,8 +172,8 @@ def _print_failures(results):
     failed = results[results["error"].notna()]
     for (dataset, method), rows in failed.groupby(["dataset", "method"], sort=False):
         total = ((results["dataset"] == dataset) & (results["method"] == method)).sum()
-        print(f"sk-imbaloss: warning: {method} on {dataset}: {len(rows)}/{total} folds "
-              f"failed or skipped: {rows['error'].iloc[0]}", file=sys.stderr)
+        _warning(f"{method} on {dataset}: {len(rows)}/{total} folds failed or skipped: "
+                 f"{rows['error'].iloc[0]}")
 
 
 def _print_tables(results, datasets):
@@ -168,6 +182,8 @@ def _print_tables(results, datasets):
     means = summarize(results, metrics).xs("mean", axis=1, level=1)
     means = means.rename(columns=_SHORT_NAMES)
     n_folds = results.groupby(["dataset", "method"]).size().max()
+    scored = results[results["error"].isna()].groupby(["dataset", "method"]).size()
+    skipped = skipped_methods(results)
     for name, X, y in datasets:
         if name not in means.index.get_level_values("dataset"):
             continue
@@ -175,12 +191,20 @@ def _print_tables(results, datasets):
         print(f"\n{name}: {len(y)} rows, {X.shape[1]} features, {minority} minority; "
               f"mean of {n_folds} test folds")
         print(means.loc[name].to_string(float_format=lambda v: f"{v:.3f}"))
+        methods = results.loc[results["dataset"] == name, "method"].unique()
+        fewer = [f"{method} {scored.get((name, method), 0)}" for method in methods
+                 if scored.get((name, method), 0) < n_folds
+                 and name not in skipped.get(method, ())]
+        if fewer:
+            print(f"(folds scored, where some failed: {', '.join(fewer)})")
     if len(datasets) > 1:
         ranks = [average_ranks(results, m).rename(_SHORT_NAMES[m])
                  for m in HEADLINE_METRICS]
         table = ranks[0].to_frame().join(ranks[1:])
         print(f"\nAverage rank over {len(datasets)} data sets (1 = best)")
         print(table.to_string(float_format=lambda v: f"{v:.2f}"))
+        for method, names in skipped.items():
+            print(f"({method}: not ranked, not run on {', '.join(names)})")
 
 
 def _check_out(out):
@@ -199,7 +223,11 @@ def _check_out(out):
 
 
 def _compare(args):
-    datasets = _load_datasets(args.data, args.target, args.folds)
+    if args.target is not None and not args.data:
+        _error(f"--target {args.target}: names the class column of DATA files, and no "
+               "DATA was given (the built-in data set has its own).")
+        return 2
+    datasets = _load_datasets(args.data, args.target or "target", args.folds)
     if not datasets:
         _error("no data set could be used; nothing to run.")
         return 1

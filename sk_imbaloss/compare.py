@@ -241,7 +241,8 @@ def check_dataset(name, X, y, folds):
         raise ValueError(
             f"Data set {name!r}: the minority class {label!r} has {n_minority} "
             f"sample(s), but {folds}-fold stratified cross-validation needs at least "
-            f"{folds} (one per test fold); use fewer folds."
+            f"{folds} (one per test fold)"
+            + ("; use fewer folds." if folds > 2 else "; it cannot be cross-validated.")
         )
 
 

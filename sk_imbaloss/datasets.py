@@ -77,7 +77,8 @@ def load_csv(path, target="target"):
     ------
     ValueError
         Naming the file, when it is missing or unreadable, has no ``target`` column
-        (the message lists the columns it has), has no rows, has non-numeric,
+        (the message lists the columns it has), repeats a column name, has no rows,
+        has a target of non-integer numbers, has non-numeric,
         missing or infinite feature values (the message names the columns), or fewer
         than two classes.
     """
@@ -89,6 +90,12 @@ def load_csv(path, target="target"):
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             OSError, EOFError) as exc:
         raise ValueError(f"{path}: cannot be read as CSV ({exc}).") from exc
+    header = pd.read_csv(path, header=None, nrows=1).iloc[0].astype(str).tolist()
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        # pandas would rename the second to "name.1" and keep it: a repeated target
+        # column would become a feature that holds the label.
+        raise ValueError(f"{path}: repeated column names {repeated}; name every column once.")
 
     if target not in frame.columns:
         raise ValueError(
@@ -122,6 +129,12 @@ def load_csv(path, target="target"):
     if frame[target].isna().any():
         raise ValueError(f"{path}: missing values in the target column {target!r}.")
     n_classes = frame[target].nunique()
+    if frame[target].dtype.kind == "f" and (frame[target] % 1 != 0).any():
+        raise ValueError(
+            f"{path}: the target column {target!r} holds continuous values "
+            f"({n_classes} distinct); it must hold class labels. Name the class column "
+            "with --target."
+        )
     if n_classes < 2:
         raise ValueError(
             f"{path}: the target column {target!r} has {n_classes} class(es); a "

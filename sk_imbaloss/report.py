@@ -26,6 +26,7 @@ __all__ = [
     "FriedmanResult",
     "average_ranks",
     "friedman",
+    "skipped_methods",
     "summarize",
     "write_report",
 ]
@@ -77,13 +78,29 @@ def _mean_scores(results, metric):
     )
 
 
+def skipped_methods(results):
+    """Methods that do not apply to some data set (e.g. binary-only ones on multi-class
+    data): ``{method: [data sets]}``, in the results' order.
+
+    They are left out of the ranks and the tests, which need every method on every
+    data set; ranking them last there would count "not applicable" as "worst".
+    """
+    if "error" not in results:
+        return {}
+    skipped = results[results["error"].fillna("").astype(str).str.startswith("skipped:")]
+    return {method: rows["dataset"].unique().tolist()
+            for method, rows in skipped.groupby("method", sort=False)}
+
+
 def _rank_matrix(results, metric):
     """Per data set, rank 1 for the best mean score; ties get their average rank.
 
-    A method with no score on a data set (every fold failed) ranks last there, so that
-    failing never beats trying.
+    A method with no score on a data set because every fold failed ranks last there,
+    so that failing never beats trying. Methods skipped as not applicable to a data
+    set (:func:`skipped_methods`) are left out.
     """
-    scores = _mean_scores(results, metric).fillna(-np.inf)
+    scores = _mean_scores(results, metric).drop(columns=list(skipped_methods(results)))
+    scores = scores.fillna(-np.inf)
     ranks = np.apply_along_axis(rankdata, 1, -scores.to_numpy())
     return pd.DataFrame(ranks, index=scores.index, columns=scores.columns)
 
@@ -101,7 +118,8 @@ def average_ranks(results, metric):
     Returns
     -------
     ranks : pandas.Series
-        Indexed by method, best first.
+        Indexed by method, best first; without the methods that do not apply to
+        every data set (:func:`skipped_methods`).
     """
     ranks = _rank_matrix(results, metric).mean().sort_values(kind="stable")
     ranks.index.name = "method"
@@ -196,6 +214,17 @@ def _mean_std_table(summary, metric, digits=3):
     return table
 
 
+def _skipped_note(results):
+    """A sentence naming the methods left out of the ranks, or None."""
+    skipped = skipped_methods(results)
+    if not skipped:
+        return None
+    listed = "; ".join(f"`{m}` (not run on {', '.join(f'`{d}`' for d in sets)})"
+                       for m, sets in skipped.items())
+    return ("Left out of the ranks and the tests, which need every method on every "
+            f"data set: {listed}.")
+
+
 def _failures(results):
     """Data set x method pairs with failed or skipped folds, and the first reason."""
     failed = results[results["error"].notna()]
@@ -255,7 +284,9 @@ def _summary_markdown(results, metrics, tests, figures, alpha, figure_note):
     failures = _failures(results)
     if failures is not None:
         parts.append("## Failed or skipped fits\n\nTheir folds are left out of the "
-                     "means; a method with no score on a data set ranks last there.\n")
+                     "means; a method whose every fold failed on a data set ranks last "
+                     "there, and one skipped as not applicable is left out of the ranks "
+                     "and tests.\n")
         parts.append(_markdown_table(failures) + "\n")
 
     for metric in metrics:
@@ -268,6 +299,8 @@ def _summary_markdown(results, metrics, tests, figures, alpha, figure_note):
     parts.append("## Average ranks\n\nOn each data set the methods are ranked by mean "
                  "score (1 = best, ties share the average rank); the table averages "
                  "the ranks over the data sets.\n")
+    if _skipped_note(results):
+        parts.append(_skipped_note(results) + "\n")
     parts.append(_markdown_table(ranks.map(lambda r: f"{r:.2f}")) + "\n")
 
     parts.append("## Statistical tests\n")
@@ -340,7 +373,14 @@ def _cd_diagram(results, test, path, alpha):
 
 
 def _write_figures(results, out_dir, metrics, tests, alpha):
-    """Write the figures; return their paths, and a note when some could not be made."""
+    """Write the figures; return their paths, and a note when some could not be made.
+
+    Figures of an earlier run in the folder (same names, any metric) are removed
+    first, so that none is left beside results it does not show.
+    """
+    for metric in METRIC_NAMES:
+        for kind in ("box", "cd"):
+            (out_dir / f"{kind}_{metric}.png").unlink(missing_ok=True)
     try:
         _import_figure()
     except ImportError:
@@ -368,7 +408,8 @@ def write_report(results, out_dir, metrics=HEADLINE_METRICS, alpha=0.05):
     results : pandas.DataFrame
         As returned by :func:`~sk_imbaloss.compare.run_comparison`.
     out_dir : str or path-like
-        Created if missing; existing files of the same names are replaced.
+        Created if missing; existing files of the same names are replaced, and
+        figures of an earlier run there are removed.
     metrics : sequence of str, default=HEADLINE_METRICS
         The metrics given tables, tests and figures.
     alpha : float, default=0.05

@@ -169,11 +169,65 @@ def test_duplicate_names_never_take_another_files_name(tmp_path, capsys):
 @pytest.mark.parametrize("text, message", [
     ("a,target\n", "has a header but no rows"),
     ("a,b,target\n1,inf,0\n2,3,1\n", "infinite values in feature columns ['b']"),
+    ("a,target,target\n1,0,0\n2,1,1\n", "repeated column names ['target']"),
+    ("a,target\n1,0.5\n2,1.7\n3,0.2\n",
+     "the target column 'target' holds continuous values (3 distinct)"),
 ])
-def test_empty_and_infinite_csv_files_are_named(tmp_path, text, message):
+def test_bad_csv_files_are_named(tmp_path, text, message):
     from sk_imbaloss.datasets import load_csv
 
     path = tmp_path / "bad.csv"
     path.write_text(text)
     with pytest.raises(ValueError, match=re.escape(f"{path}: {message}")):
         load_csv(path)
+
+
+def test_a_file_given_twice_runs_once(tmp_path, capsys):
+    from sk_imbaloss.cli import _load_datasets
+
+    frame = pd.DataFrame({"a": np.arange(40.0), "target": [0] * 30 + [1] * 10})
+    (tmp_path / "d").mkdir()
+    frame.to_csv(tmp_path / "d" / "x.csv", index=False)
+    loaded = _load_datasets([str(tmp_path / "d"), str(tmp_path / "d" / "x.csv")], "target", 5)
+    assert [name for name, _, _ in loaded] == ["x"]
+    assert "given more than once; used once" in capsys.readouterr().err
+
+
+def test_target_without_data_is_an_error(capsys):
+    assert main(["compare", "--target", "label", *FAST]) == 2
+    assert "--target label: names the class column of DATA files" in capsys.readouterr().err
+
+
+def test_skipped_methods_are_named_under_the_ranks(tmp_path, capsys):
+    from sklearn.datasets import load_iris
+
+    iris = load_iris(as_frame=True).frame.rename(columns={"target": "label"})
+    rng = np.random.default_rng(0)
+    binary = pd.DataFrame({"a": rng.normal(size=60), "label": [0] * 45 + [1] * 15})
+    iris.to_csv(tmp_path / "iris.csv", index=False)
+    binary.to_csv(tmp_path / "binary.csv", index=False)
+    status = main(["compare", str(tmp_path / "iris.csv"), str(tmp_path / "binary.csv"),
+                   "--target", "label", "--methods", "ce", "margin", "logreg-balanced",
+                   "--out", str(tmp_path / "out"), *FAST])
+    stdout = capsys.readouterr().out
+    assert status == 0
+    ranks = stdout.split("Average rank over 2 data sets")[1]
+    assert "(margin: not ranked, not run on iris)" in ranks
+    assert "\nmargin " not in ranks  # no rank row for it
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "Left out of the ranks and the tests" in summary and "`margin`" in summary
+
+
+def test_methods_with_failed_folds_are_named_under_their_table(tmp_path, capsys):
+    # 11 minority rows in 2 folds: one training fold holds 5, too few for SMOTE's 5
+    # neighbours; the table's mean for smote is of the other fold only, and says so.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60),
+                          "target": [0] * 49 + [1] * 11})
+    frame.to_csv(tmp_path / "few.csv", index=False)
+    status = main(["compare", str(tmp_path / "few.csv"), "--methods", "smote",
+                   "logreg-balanced", "--out", str(tmp_path / "out"), *FAST])
+    captured = capsys.readouterr()
+    assert status == 0
+    assert "smote on few: 1/2 folds failed or skipped" in captured.err
+    assert "(folds scored, where some failed: smote 1)" in captured.out

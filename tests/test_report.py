@@ -14,6 +14,7 @@ from sk_imbaloss.report import (
     HEADLINE_METRICS,
     average_ranks,
     friedman,
+    skipped_methods,
     summarize,
     write_report,
 )
@@ -68,6 +69,34 @@ def test_average_ranks_best_first_ties_averaged_failures_last():
     ranks = average_ranks(toy, "g_mean")
     assert ranks.to_dict() == {"a": 1.5, "b": 1.75, "c": 2.75}
     assert list(ranks.index) == ["a", "b", "c"]
+
+
+def test_methods_skipped_as_not_applicable_are_not_ranked():
+    # A binary-only method on a multi-class set is "not applicable", not "worst": it is
+    # left out of the ranks and the test (which need every method on every data set).
+    toy = _toy({
+        "d1": {"a": 0.9, "b": 0.5, "m": 0.95},
+        "d2": {"a": 0.2, "b": 0.8, "m": np.nan},
+        "d3": {"a": 0.7, "b": 0.6, "m": 0.99},
+    })
+    toy["error"] = np.where((toy["dataset"] == "d2") & (toy["method"] == "m"),
+                            "skipped: m is binary only and d2 has 3 classes", None)
+    assert skipped_methods(toy) == {"m": ["d2"]}
+    assert average_ranks(toy, "g_mean").to_dict() == {"a": 4 / 3, "b": 5 / 3}
+    assert friedman(toy, "g_mean").reason.startswith("the Friedman test needs at least 3")
+    # A failure (an error that is not a skip) still ranks last.
+    toy["error"] = np.where(toy["error"].notna(), "RuntimeError: diverged", None)
+    assert skipped_methods(toy) == {}
+    assert average_ranks(toy, "g_mean")["m"] == pytest.approx((1 + 3 + 1) / 3)
+
+
+def test_figures_of_an_earlier_run_are_removed(results, tmp_path):
+    pytest.importorskip("matplotlib")
+    stale = tmp_path / "cd_mcc.png"
+    stale.write_bytes(PNG)
+    write_report(results, tmp_path)
+    assert not stale.exists()
+    assert (tmp_path / "box_g_mean.png").read_bytes().startswith(PNG)
 
 
 def test_friedman_matches_scipy_and_gives_posthoc(results):
