@@ -224,8 +224,9 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
     class_weight_ : ndarray of shape (n_classes,)
         The per-class weights in effect (ones for ``class_weight=None``).
     class_prior_ : ndarray of shape (n_classes,)
-        The prior of the logit adjustment: each class's share of the rows trained on
-        (``partial_fit`` calls and warm-started fits add to it). A class known from ``classes`` but not seen
+        The prior of the logit adjustment: each class's share of the rows passed to
+        ``fit`` (the early-stopping validation split, stratified, included;
+        ``partial_fit`` calls and warm-started fits add to it). A class known from ``classes`` but not seen
         yet counts as the rarest seen class.
     class_counts_ : ndarray of shape (n_classes,)
         Rows per class trained on (sums of ``sample_weight`` where it is given), the
