@@ -23,7 +23,7 @@ from sklearn.datasets import load_breast_cancer, load_digits, load_wine, make_cl
 from loss_variants import VARIANTS
 from sk_imbaloss.compare import DEFAULT_METHODS, resolve_methods, run_comparison
 from sk_imbaloss.datasets import as_dataset, load_default
-from sk_imbaloss.report import write_report
+from sk_imbaloss.report import average_ranks, write_report
 
 
 def datasets():
@@ -66,7 +66,7 @@ def main():
     means = results.groupby(["dataset", "method"])[["g_mean", "average_precision"]].mean()
     table = means.groupby("method").mean()
     for metric in ("g_mean", "average_precision"):
-        table[f"rank {metric}"] = means[metric].unstack().rank(axis=1, ascending=False).mean()
+        table[f"rank {metric}"] = average_ranks(results, metric)
     print(table.sort_values("g_mean", ascending=False).round(3).to_string())
 
 

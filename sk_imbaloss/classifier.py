@@ -59,11 +59,19 @@ _CRITERION_PARAMS = frozenset({"alpha", "gamma", "margin", "logit_adjustment"})
 _MODULE_PARAMS = frozenset({"hidden_units", "dropout"})
 #: Top-level parameters that configure the default callbacks (early stopping).
 _CALLBACK_PARAMS = frozenset({"early_stopping", "n_iter_no_change", "scoring"})
+#: Top-level parameters whose change rebuilds a part of an initialized net.
+_REBUILDING_PARAMS = (
+    _CRITERION_PARAMS | _MODULE_PARAMS | _CALLBACK_PARAMS | {"class_weight", "weight_decay"}
+)
 
 def _same_value(old, new):
-    """Whether a parameter is set to the value it had (tuples and lists alike)."""
+    """Whether a parameter is set to the value it had (tuples and lists alike).
+
+    The same dict or list object set again counts as changed: it may have been edited
+    in place since the part it configures was built.
+    """
     if old is new:
-        return True
+        return not isinstance(old, (dict, list))
     if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)):
         old, new = tuple(old), tuple(new)
     elif type(old) is not type(new):
@@ -375,7 +383,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 )
 
     def set_params(self, **kwargs):
-        before = {name: getattr(self, name) for name in kwargs if hasattr(self, name)}
+        before = {name: getattr(self, name) for name in kwargs
+                  if name in _REBUILDING_PARAMS and hasattr(self, name)}
         super().set_params(**kwargs)
         if self.initialized_:
             # The top-level parameters configure parts of the net: as with skorch's own
@@ -383,8 +392,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             # initialized net rebuilds that part and the parts built on it (a new
             # module needs a new criterion and optimizer, a new criterion a new
             # optimizer), so that partial_fit and warm starts use them.
-            # A value set again unchanged (as a search's clone or a re-run does) keeps
-            # the trained part.
+            # A value set again unchanged keeps the trained part.
             changed = {name for name in kwargs
                        if name not in before or not _same_value(before[name], kwargs[name])}
             if "class_weight" in changed and self._has_classes():
@@ -596,7 +604,19 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 "Dataset, pass a train_split too (e.g. skorch.dataset.ValidSplit(10, "
                 "stratified=True)) and early stopping scores that split."
             )
-        super().check_data(X, y)
+        if reset:
+            super().check_data(X, y)  # skorch infers the classes from y or the Dataset
+            known = self._known_classes()
+            if known is not None:  # y holds positions in the given labels
+                self.classes_inferred_ = np.unique(np.asarray(known))
+        elif y is not None:  # a warm start keeps the classes: y must index them
+            stray = np.setdiff1d(np.unique(np.asarray(y)), np.arange(len(self.classes_)))
+            if stray.size:
+                raise ValueError(
+                    f"y holds {stray.tolist()!r}; with a torch Dataset the targets are "
+                    f"positions 0..{len(self.classes_) - 1} in the classes known to the "
+                    f"classifier, {self.classes_.tolist()!r}."
+                )
         self._dataset_class_stats(y, reset)
 
     def _refresh_class_weight(self):
@@ -652,9 +672,10 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             ) from None
 
     def check_data(self, X, y):
-        # Our own fit path validates and encodes the data; only a torch Dataset passed
-        # straight to skorch needs skorch's class inference.
-        if is_dataset(X) and not isinstance(X, ArrayDataset):
+        # Our own fit path validates and encodes the data, and _check_dataset_input
+        # infers the classes of a torch Dataset (on a warm start it keeps them); skorch
+        # infers them only where neither did.
+        if is_dataset(X) and not isinstance(X, ArrayDataset) and not self._has_classes():
             super().check_data(X, y)
 
     # ------------------------------------------------------------------ components
@@ -769,13 +790,16 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 f"stratified validation split; class {rare!r} has {counts.min()}."
             )
         n_valid = math.ceil(len(y) * self.validation_fraction)
-        if n_valid < len(self.classes_) or len(y) - n_valid < len(self.classes_):
-            raise ValueError(
-                f"early_stopping's stratified validation split (validation_fraction="
-                f"{self.validation_fraction}) of {len(y)} rows holds {n_valid}; each part "
-                f"needs a row of every class ({len(self.classes_)}). Raise "
-                "validation_fraction, train on more rows or turn early_stopping off."
-            )
+        n_classes = len(self.classes_)
+        for part, rows, fix in (("validation split", n_valid, "raise"),
+                                ("training part", len(y) - n_valid, "lower")):
+            if rows < n_classes:
+                raise ValueError(
+                    f"early_stopping's stratified {part} (validation_fraction="
+                    f"{self.validation_fraction} of {len(y)} rows) holds {rows} row(s); it "
+                    f"needs one of every class ({n_classes}). {fix.capitalize()} "
+                    "validation_fraction, train on more rows or turn early_stopping off."
+                )
         idx_train, idx_valid = train_test_split(
             np.arange(len(y)),
             test_size=self.validation_fraction,

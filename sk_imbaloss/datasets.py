@@ -77,8 +77,10 @@ def load_csv(path, target="target"):
     ------
     ValueError
         Naming the file, when it is missing or unreadable, has no ``target`` column
-        (the message lists the columns it has), repeats a column name, has no rows,
-        has a target of non-integer numbers, has non-numeric,
+        (the message lists the columns it has), repeats a column name or has one
+        without a name, has no rows, has a target that is not class labels
+        (non-integer numbers, or more distinct values than half the rows), has
+        non-numeric,
         missing or infinite feature values (the message names the columns), or fewer
         than two classes.
     """
@@ -90,7 +92,16 @@ def load_csv(path, target="target"):
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             OSError, EOFError) as exc:
         raise ValueError(f"{path}: cannot be read as CSV ({exc}).") from exc
-    header = pd.read_csv(path, header=None, nrows=1).iloc[0].astype(str).tolist()
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+    header = [name.strip() for name in header.iloc[0]]
+    unnamed = [i + 1 for i, name in enumerate(header) if not name]
+    if unnamed:
+        # pandas would call it "Unnamed: 0" and keep it as a feature; an index column
+        # of a file sorted by class would hand the label to the model.
+        raise ValueError(
+            f"{path}: column(s) {unnamed} have no name (an index written with the data?); "
+            "drop them or name them."
+        )
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         # pandas would rename the second to "name.1" and keep it: a repeated target
@@ -129,11 +140,13 @@ def load_csv(path, target="target"):
     if frame[target].isna().any():
         raise ValueError(f"{path}: missing values in the target column {target!r}.")
     n_classes = frame[target].nunique()
-    if frame[target].dtype.kind == "f" and (frame[target] % 1 != 0).any():
+    continuous = frame[target].dtype.kind == "f" and (frame[target] % 1 != 0).any()
+    if continuous or n_classes > max(2, len(frame) / 2):
+        detail = ", not all whole numbers" if continuous else ""
         raise ValueError(
-            f"{path}: the target column {target!r} holds continuous values "
-            f"({n_classes} distinct); it must hold class labels. Name the class column "
-            "with --target."
+            f"{path}: the target column {target!r} holds {n_classes} distinct values in "
+            f"{len(frame)} rows{detail}: continuous values or an identifier, not class "
+            "labels. Name the class column with --target."
         )
     if n_classes < 2:
         raise ValueError(

@@ -93,14 +93,17 @@ def skipped_methods(results):
 
 
 def _rank_matrix(results, metric):
-    """Per data set, rank 1 for the best mean score; ties get their average rank.
+    """Per data set, rank 1 for the best mean score; ties (equal to 12 decimals) get
+    their average rank.
 
     A method with no score on a data set because every fold failed ranks last there,
     so that failing never beats trying. Methods skipped as not applicable to a data
     set (:func:`skipped_methods`) are left out.
     """
     scores = _mean_scores(results, metric).drop(columns=list(skipped_methods(results)))
-    scores = scores.fillna(-np.inf)
+    # Means of the same fold scores summed in another order differ in the last bits:
+    # equal to 12 decimals counts as a tie.
+    scores = scores.round(12).fillna(-np.inf)
     ranks = np.apply_along_axis(rankdata, 1, -scores.to_numpy())
     return pd.DataFrame(ranks, index=scores.index, columns=scores.columns)
 

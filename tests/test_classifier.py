@@ -606,6 +606,37 @@ def test_warm_dataset_fits_update_the_prior(binary_data, method):
                                np.log(counts / counts.sum()), rtol=1e-5)
 
 
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_warm_dataset_fit_without_a_class_keeps_the_classes(method):
+    # skorch re-infers the classes from each call's y; a warm start keeps them.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    y = np.arange(300) % 3
+    clf = ImbalancedNeuralClassifier(module=MLP, module__n_features=4, module__n_classes=3,
+                                     warm_start=True, **FAST)
+    clf.fit(torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y)), y)
+    rows = y != 0
+    part = torch.utils.data.TensorDataset(torch.from_numpy(X[rows]), torch.from_numpy(y[rows]))
+    getattr(clf, method)(part, y[rows])
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+    np.testing.assert_array_equal(clf.class_counts_, [100, 200, 200])
+
+
+def test_dataset_targets_index_the_given_classes():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4)).astype(np.float32)
+    y = np.arange(90) % 3
+    X[:, 0] += 3 * y
+    data = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    clf = ImbalancedNeuralClassifier(module=MLP, module__n_features=4, module__n_classes=3,
+                                     classes=["a", "b", "c"], max_epochs=30, random_state=0)
+    clf.fit(data, y)
+    np.testing.assert_array_equal(clf.classes_, ["a", "b", "c"])
+    assert (clf.predict(data) == np.array(["a", "b", "c"])[y]).mean() > 0.6  # chance 1/3
+    with pytest.raises(ValueError, match=r"positions 0\.\.2 in the classes"):
+        clf.set_params(warm_start=True).fit(data, y + 1)
+
+
 def test_set_params_with_unchanged_values_keeps_the_training(binary_data):
     X, y = binary_data
     clf = ImbalancedNeuralClassifier(**FAST).fit(X, y)
@@ -618,6 +649,11 @@ def test_set_params_with_unchanged_values_keeps_the_training(binary_data):
     np.testing.assert_array_equal(clf.importance_, importance)
     clf.set_params(alpha=0.5)  # a changed value rebuilds the criterion
     np.testing.assert_array_equal(clf.importance_, [1.0, 1.0])
+    weights = {0: 1.0, 1: 1.0}
+    clf.set_params(class_weight=weights)
+    weights[1] = 5.0  # edited in place and set again: a change
+    clf.set_params(class_weight=weights)
+    np.testing.assert_array_equal(clf.criterion_.weight.numpy(), [1.0, 5.0])
 
 
 def test_dataset_fit_resolves_auto_epochs_like_arrays(binary_data):

@@ -261,6 +261,21 @@ def test_logit_shift_is_not_rounded_away_in_half_precision(make, dtype, scale):
     torch.testing.assert_close(logits.grad.double(), reference.grad, rtol=1e-2, atol=1e-3)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_adaptive_half_precision_training_step_matches_float32(dtype):
+    # The half-precision path recurses into float32: one importance update per call,
+    # the same as for the float32 logits, and the loss back in the logits' dtype.
+    g = torch.Generator().manual_seed(3)
+    logits, target = random_batch(g, 64, 3)
+    half, full = (AdaptiveCrossEntropy(3, alpha=0.5, prior=[0.7, 0.2, 0.1]) for _ in range(2))
+    rounded = logits.to(dtype)
+    loss = half(rounded, target)
+    expected = full(rounded.float(), target)
+    assert loss.dtype == dtype
+    torch.testing.assert_close(half.importance, full.importance)
+    torch.testing.assert_close(loss.float(), expected, rtol=1e-2, atol=1e-2)
+
+
 def test_margin_gate_follows_set_prior_and_load_state_dict():
     g = torch.Generator().manual_seed(13)
     logits, target = random_batch(g, 256, 2)

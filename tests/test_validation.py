@@ -294,13 +294,16 @@ def test_set_params_on_a_net_without_callbacks(data):
             X, pd.Series(np.array(["a", "b"], dtype=object)[y]), classes=[0, 1]),
          "cannot be compared with the classes"),
         (lambda C, X, y: C(early_stopping=True, **FAST).fit(X[:10], np.r_[[0] * 5, [1] * 5]),
-         "validation_fraction"),
+         "validation split .* Raise validation_fraction"),
+        (lambda C, X, y: C(early_stopping=True, validation_fraction=0.95, **FAST).fit(
+            X[:20], np.r_[[0] * 10, [1] * 10]), "training part .* Lower validation_fraction"),
         (lambda C, X, y: C(module__dropout=0.2, **FAST).fit(X, y), "module__dropout"),
         (lambda C, X, y: C(**FAST).fit({"a": X[:, :2], "b": X[:, 2:]}, y), "X is a dict"),
         (lambda C, X, y: C(class_weight={0: -1.0, 1: 1.0}, **FAST).fit(X, y),
          "class_weight must hold finite, non-negative"),
     ],
     ids=["one-class-classes", "one-class-init", "object-labels", "early-stopping-split",
+         "early-stopping-train",
          "module-dropout", "dict-X", "negative-class-weight"],
 )
 def test_unclear_errors_name_the_problem(data, call, match):
