@@ -46,8 +46,8 @@ X_train, X_test, y_train, y_test = train_test_split(
 print("training samples per class:", np.bincount(y_train))
 
 # %%
-# One network, three losses
-# -------------------------
+# One network, four ways to train it
+# -----------------------------------
 # Everything but the criterion is shared: the default MLP (64, 64), Adam at
 # ``lr=1e-2``, 100 epochs of mini-batches of 64, the same seed.
 models = {

@@ -9,9 +9,10 @@ Two experiments read from the training history that skorch keeps in ``clf.histor
    cross entropy (``criterion='margin'``), and reports that the validation loss of
    cross entropy turns upwards after a few epochs while the margin loss keeps
    decreasing, at about the same accuracy. We repeat it on synthetic data.
-2. The adaptive loss (``criterion='adaptive'``) keeps one importance per class, a
-   moving average of the class's false-negative rate; we plot it per epoch for two
-   smoothing factors ``alpha``.
+2. The adaptive loss keeps one importance per class, a moving average of the class's
+   false-negative rate; we plot it per epoch for two smoothing factors ``alpha``,
+   under the write-up's rule (``criterion='adaptive-seed'``), whose importance is the
+   class weight itself.
 """
 
 # %%
