@@ -65,13 +65,9 @@ _REBUILDING_PARAMS = (
 )
 
 def _same_value(old, new):
-    """Whether a parameter is set to the value it had (tuples and lists alike).
-
-    The same dict or list object set again counts as changed: it may have been edited
-    in place since the part it configures was built.
-    """
+    """Whether a parameter is set to the value it had (tuples and lists alike)."""
     if old is new:
-        return not isinstance(old, (dict, list))
+        return True
     if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)):
         old, new = tuple(old), tuple(new)
     elif type(old) is not type(new):
@@ -80,6 +76,17 @@ def _same_value(old, new):
         return bool(old == new)
     except (TypeError, ValueError):  # e.g. arrays: compared element-wise
         return False
+
+
+def _snapshot(net, names):
+    """Copies of the parameters ``names``, to tell a later change from the same value."""
+    copies = {}
+    for name in names:
+        try:
+            copies[name] = deepcopy(getattr(net, name))
+        except Exception:  # an object that cannot be copied: any setting is a change
+            copies[name] = object()
+    return copies
 
 
 #: The criteria selectable by name.
@@ -383,8 +390,6 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 )
 
     def set_params(self, **kwargs):
-        before = {name: getattr(self, name) for name in kwargs
-                  if name in _REBUILDING_PARAMS and hasattr(self, name)}
         super().set_params(**kwargs)
         if self.initialized_:
             # The top-level parameters configure parts of the net: as with skorch's own
@@ -392,9 +397,12 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             # initialized net rebuilds that part and the parts built on it (a new
             # module needs a new criterion and optimizer, a new criterion a new
             # optimizer), so that partial_fit and warm starts use them.
-            # A value set again unchanged keeps the trained part.
+            # A value equal to the one the part was built with keeps the trained part
+            # (compared with a copy taken then: a dict edited in place is a change).
+            built = getattr(self, "_built_params", {})
             changed = {name for name in kwargs
-                       if name not in before or not _same_value(before[name], kwargs[name])}
+                       if name not in built or not _same_value(built[name], kwargs[name])}
+            self._built_params = {**built, **_snapshot(self, changed & _REBUILDING_PARAMS)}
             if "class_weight" in changed and self._has_classes():
                 self._refresh_class_weight()
             if self.module is None and _MODULE_PARAMS & changed:
@@ -586,7 +594,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         self._update_class_prior(np.asarray(y), reset=reset)
         self._update_class_weight(reset)
 
-    def _check_dataset_input(self, X, y, sample_weight, reset=True):
+    def _check_dataset_input(self, X, y, sample_weight, reset=True, classes=None):
         """Checks for a torch Dataset passed to fit or partial_fit; class statistics."""
         if sample_weight is not None:
             raise ValueError(
@@ -604,12 +612,32 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 "Dataset, pass a train_split too (e.g. skorch.dataset.ValidSplit(10, "
                 "stratified=True)) and early stopping scores that split."
             )
-        if reset:
-            super().check_data(X, y)  # skorch infers the classes from y or the Dataset
-            known = self._known_classes()
-            if known is not None:  # y holds positions in the given labels
-                self.classes_inferred_ = np.unique(np.asarray(known))
-        elif y is not None:  # a warm start keeps the classes: y must index them
+        # A Dataset's targets are positions 0..C-1 in classes_ (as for skorch). A warm
+        # start keeps the classes; a fresh fit takes them from `classes` or, as skorch
+        # does, from the targets.
+        if reset or not self._has_classes():
+            given = classes if classes is not None else self._known_classes()
+            if given is None:
+                super().check_data(X, y)  # skorch infers the classes from y or the Dataset
+                inferred = getattr(self, "classes_inferred_", None)
+                if inferred is not None and not np.array_equal(
+                    inferred, np.arange(len(inferred))
+                ):
+                    raise ValueError(
+                        f"The targets hold the classes {inferred.tolist()!r}; with a torch "
+                        "Dataset they are positions 0..C-1. Pass classes=... (all the "
+                        "labels, sorted) when a first fit does not see every class."
+                    )
+            else:
+                labels = np.asarray(given)
+                if not np.array_equal(np.unique(labels), labels) or len(labels) < 2:
+                    raise ValueError(
+                        f"classes={labels.tolist()!r}: with a torch Dataset the targets "
+                        "are positions in classes, which must list at least two labels, "
+                        "sorted and unique (as classes_ is)."
+                    )
+                self.classes_inferred_ = labels
+        if y is not None:
             stray = np.setdiff1d(np.unique(np.asarray(y)), np.arange(len(self.classes_)))
             if stray.size:
                 raise ValueError(
@@ -809,6 +837,13 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         return dataset.subset(idx_train), dataset.subset(idx_valid)
 
     # ------------------------------------------------------------------ training
+    def initialize(self):
+        super().initialize()
+        # What the module, criterion, optimizer and callbacks were built with, for
+        # set_params to rebuild only on a change.
+        self._built_params = _snapshot(self, _REBUILDING_PARAMS)
+        return self
+
     def initialize_callbacks(self):
         super().initialize_callbacks()
         for _, callback in self.callbacks_:
@@ -1062,17 +1097,17 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 "with sklearn.utils.class_weight.compute_class_weight and pass them as a dict."
             )
         reset = not self.initialized_
-        if is_dataset(X):
-            self._check_dataset_input(X, y, sample_weight, reset=reset)
-            with self._seeded(offset=0 if reset else len(self.history)):
-                return super().partial_fit(X, y, classes=classes, **fit_params)
-        if classes is not None and not reset:
+        if classes is not None and not reset and self._has_classes():
             given = np.unique(np.asarray(classes))
             if not np.array_equal(given, self.classes_):
                 raise ValueError(
                     f"classes={given.tolist()!r} differs from the classes the classifier "
                     f"was first fitted or initialized with, {self.classes_.tolist()!r}."
                 )
+        if is_dataset(X):
+            self._check_dataset_input(X, y, sample_weight, reset=reset, classes=classes)
+            with self._seeded(offset=0 if reset else len(self.history)):
+                return super().partial_fit(X, y, classes=classes, **fit_params)
         if classes is None:
             classes = self._known_classes()
         dataset, y_enc = self._prepare_fit_data(X, y, sample_weight, reset=reset,

@@ -6,6 +6,7 @@ such a frame into the ``(name, X, y)`` triple that
 :func:`sk_imbaloss.compare.run_comparison` takes.
 """
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +89,15 @@ def load_csv(path, target="target"):
     if not path.is_file():
         raise ValueError(f"{path}: no such file.")
     try:
-        frame = pd.read_csv(path)
+        with warnings.catch_warnings():
+            # Rows with more fields than the header: by default pandas would take the
+            # first ones as an index and drop them; index_col=False warns instead.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, index_col=False)
+    except pd.errors.ParserWarning:
+        raise ValueError(
+            f"{path}: its rows have more fields than its header names; name every column."
+        ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             OSError, EOFError) as exc:
         raise ValueError(f"{path}: cannot be read as CSV ({exc}).") from exc
@@ -146,7 +155,7 @@ def load_csv(path, target="target"):
         raise ValueError(
             f"{path}: the target column {target!r} holds {n_classes} distinct values in "
             f"{len(frame)} rows{detail}: continuous values or an identifier, not class "
-            "labels. Name the class column with --target."
+            "labels (or too few rows per class). Name the class column with --target."
         )
     if n_classes < 2:
         raise ValueError(

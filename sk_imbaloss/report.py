@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import friedmanchisquare, rankdata
+from scipy.stats import friedmanchisquare
 
 from .compare import METRICS
 
@@ -70,9 +70,19 @@ def summarize(results, metrics=METRICS + ("fit_seconds",)):
     )
 
 
+def _exact_mean(scores):
+    """Mean of the scores that are not NaN, the same in any order (``math.fsum``)."""
+    scores = scores.dropna()
+    return math.fsum(scores) / len(scores) if len(scores) else np.nan
+
+
 def _mean_scores(results, metric):
-    """Data sets x methods matrix of mean scores, in the results' order."""
-    means = results.groupby(["dataset", "method"], sort=False)[metric].mean()
+    """Data sets x methods matrix of mean scores, in the results' order.
+
+    The means do not depend on the order of the folds, so that methods with the same
+    fold scores tie exactly in the ranks.
+    """
+    means = results.groupby(["dataset", "method"], sort=False)[metric].agg(_exact_mean)
     return means.unstack("method").reindex(
         index=results["dataset"].unique(), columns=results["method"].unique()
     )
@@ -92,19 +102,39 @@ def skipped_methods(results):
             for method, rows in skipped.groupby("method", sort=False)}
 
 
+#: Scores closer than this tie. Metrics of the same predictions can differ in the last
+#: bits (an average precision of 1 comes out as 0.9999999999999999 or
+#: 1.0000000000000002 depending on the fold).
+_TIE_TOLERANCE = 1e-9
+
+
+def _tied_ranks(values):
+    """Ranks, 1 = smallest; values within the tolerance tie and share their average rank."""
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    start = 0
+    for end in range(1, len(values) + 1):
+        if end < len(values) and (
+            values[order[end]] == values[order[end - 1]]
+            or values[order[end]] - values[order[end - 1]] <= _TIE_TOLERANCE
+        ):
+            continue
+        ranks[order[start:end]] = (start + end + 1) / 2
+        start = end
+    return ranks
+
+
 def _rank_matrix(results, metric):
-    """Per data set, rank 1 for the best mean score; ties (equal to 12 decimals) get
-    their average rank.
+    """Per data set, rank 1 for the best mean score; ties (within 1e-9) get their
+    average rank.
 
     A method with no score on a data set because every fold failed ranks last there,
     so that failing never beats trying. Methods skipped as not applicable to a data
     set (:func:`skipped_methods`) are left out.
     """
     scores = _mean_scores(results, metric).drop(columns=list(skipped_methods(results)))
-    # Means of the same fold scores summed in another order differ in the last bits:
-    # equal to 12 decimals counts as a tie.
-    scores = scores.round(12).fillna(-np.inf)
-    ranks = np.apply_along_axis(rankdata, 1, -scores.to_numpy())
+    scores = scores.fillna(-np.inf)
+    ranks = np.apply_along_axis(_tied_ranks, 1, -scores.to_numpy())
     return pd.DataFrame(ranks, index=scores.index, columns=scores.columns)
 
 

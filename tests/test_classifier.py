@@ -637,6 +637,46 @@ def test_dataset_targets_index_the_given_classes():
         clf.set_params(warm_start=True).fit(data, y + 1)
 
 
+def _three_class_dataset(rows=slice(None)):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    y = np.arange(300) % 3
+    return torch.utils.data.TensorDataset(torch.from_numpy(X[rows]),
+                                          torch.from_numpy(y[rows])), y[rows]
+
+
+THREE = dict(module=MLP, module__n_features=4, module__n_classes=3, **FAST)
+
+
+@pytest.mark.parametrize("call", ["partial_fit", "warm fit"])
+def test_dataset_after_initialize_without_classes(call):
+    # skorch infers the classes of a net initialized without data from the first y.
+    data, y = _three_class_dataset()
+    clf = ImbalancedNeuralClassifier(criterion=nn.CrossEntropyLoss, warm_start=True, **THREE)
+    clf.initialize()
+    clf.partial_fit(data, y) if call == "partial_fit" else clf.fit(data, y)
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+
+
+def test_dataset_partial_fit_takes_classes():
+    data, y = _three_class_dataset(np.arange(300) % 3 != 2)
+    clf = ImbalancedNeuralClassifier(**THREE).partial_fit(data, y, classes=[0, 1, 2])
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+    np.testing.assert_array_equal(clf.class_counts_, [100, 100, 0])
+    assert clf.predict_proba(data).shape == (200, 3)
+
+
+@pytest.mark.parametrize("params, rows, match", [
+    (dict(classes=["c", "a", "b"]), slice(None), "sorted and unique"),
+    (dict(classes=["a", "b"]), slice(None), r"positions 0\.\.1"),
+    ({}, np.arange(300) % 3 != 0, r"hold the classes \[1, 2\]"),
+])
+def test_dataset_targets_must_be_positions(params, rows, match):
+    data, y = _three_class_dataset(rows)
+    with pytest.raises(ValueError, match=match):
+        ImbalancedNeuralClassifier(**params, **THREE).fit(data, y)
+
+
 def test_set_params_with_unchanged_values_keeps_the_training(binary_data):
     X, y = binary_data
     clf = ImbalancedNeuralClassifier(**FAST).fit(X, y)
@@ -654,6 +694,9 @@ def test_set_params_with_unchanged_values_keeps_the_training(binary_data):
     weights[1] = 5.0  # edited in place and set again: a change
     clf.set_params(class_weight=weights)
     np.testing.assert_array_equal(clf.criterion_.weight.numpy(), [1.0, 5.0])
+    weights[1] = 1.0  # edited in place, then an equal new dict: a change too
+    clf.set_params(class_weight={0: 1.0, 1: 1.0})
+    assert clf.criterion_.weight is None  # all ones
 
 
 def test_dataset_fit_resolves_auto_epochs_like_arrays(binary_data):

@@ -175,6 +175,7 @@ def test_duplicate_names_never_take_another_files_name(tmp_path, capsys):
     ("a,target\n" + "".join(f"{i},{3.0 * i}\n" for i in range(8)),
      "the target column 'target' holds 8 distinct values in 8 rows: continuous"),
     (",a,target\n0,1,0\n1,2,1\n", "column(s) [1] have no name"),
+    ("a,target\n0,0,0\n1,2,1\n", "its rows have more fields than its header names"),
     ("01,1,target\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n", None),
 ])
 def test_bad_csv_files_are_named(tmp_path, text, message):

@@ -71,6 +71,17 @@ def test_average_ranks_best_first_ties_averaged_failures_last():
     assert list(ranks.index) == ["a", "b", "c"]
 
 
+def test_scores_equal_but_for_rounding_tie():
+    # sklearn's average precision of a perfect ranking is 0.9999999999999999 on one fold
+    # and 1.0000000000000002 on another: the same score, a tie.
+    toy = _toy({
+        "d1": {"a": 0.9999999999999999, "b": 1.0000000000000002, "c": 0.5},
+        "d2": {"a": 0.3, "b": 0.3 + 1e-6, "c": 0.2},
+    })
+    ranks = average_ranks(toy, "g_mean")
+    assert ranks.to_dict() == {"a": (1.5 + 2) / 2, "b": (1.5 + 1) / 2, "c": 3.0}
+
+
 def test_methods_skipped_as_not_applicable_are_not_ranked():
     # A binary-only method on a multi-class set is "not applicable", not "worst": it is
     # left out of the ranks and the test (which need every method on every data set).
