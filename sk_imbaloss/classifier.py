@@ -402,7 +402,6 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             built = getattr(self, "_built_params", {})
             changed = {name for name in kwargs
                        if name not in built or not _same_value(built[name], kwargs[name])}
-            self._built_params = {**built, **_snapshot(self, changed & _REBUILDING_PARAMS)}
             if "class_weight" in changed and self._has_classes():
                 self._refresh_class_weight()
             if self.module is None and _MODULE_PARAMS & changed:
@@ -418,6 +417,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 self._initialize_optimizer()
             if _CALLBACK_PARAMS & changed:
                 self._initialize_callbacks()
+            # Only once the rebuild went through: a rejected value stays a change.
+            self._built_params = {**built, **_snapshot(self, changed & _REBUILDING_PARAMS)}
         return self
 
     def _get_param_names(self):
@@ -618,8 +619,14 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         if reset or not self._has_classes():
             given = classes if classes is not None else self._known_classes()
             if given is None:
+                self.__dict__.pop("classes_inferred_", None)  # none left from a past fit
                 super().check_data(X, y)  # skorch infers the classes from y or the Dataset
                 inferred = getattr(self, "classes_inferred_", None)
+                if inferred is None:
+                    raise ValueError(
+                        "The classes of this Dataset are unknown (it has no targets skorch "
+                        "can read): pass y, the targets as positions 0..C-1, or classes=[...]."
+                    )
                 if inferred is not None and not np.array_equal(
                     inferred, np.arange(len(inferred))
                 ):
@@ -1075,7 +1082,9 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 # skorch's, as its own fit calls it ('auto' epochs count the rows)
                 return super().partial_fit(X, y, _routing_method="fit", **fit_params)
         reset = not self.warm_start or not self.initialized_
-        dataset, y_enc = self._prepare_fit_data(X, y, sample_weight, reset=reset,
+        # A net initialized without classes learns them (and the prior) from this data.
+        dataset, y_enc = self._prepare_fit_data(X, y, sample_weight,
+                                                reset=reset or not self._has_classes(),
                                                 classes=self._known_classes())
         # A warm-started fit goes on with new shuffles and dropout masks, as partial_fit.
         with self._seeded(offset=0 if reset else len(self.history)):
@@ -1110,7 +1119,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 return super().partial_fit(X, y, classes=classes, **fit_params)
         if classes is None:
             classes = self._known_classes()
-        dataset, y_enc = self._prepare_fit_data(X, y, sample_weight, reset=reset,
+        dataset, y_enc = self._prepare_fit_data(X, y, sample_weight,
+                                                reset=reset or not self._has_classes(),
                                                 classes=classes, require_two=classes is None)
         with self._seeded(offset=0 if reset else len(self.history)):
             if reset:

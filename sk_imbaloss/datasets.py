@@ -103,6 +103,9 @@ def load_csv(path, target="target"):
         raise ValueError(f"{path}: cannot be read as CSV ({exc}).") from exc
     header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
     header = [name.strip() for name in header.iloc[0]]
+    if len(header) > 1 and not header[-1] and frame.iloc[:, -1].isna().all():
+        # A comma at the end of every line (some exports write one): no column there.
+        frame, header = frame.iloc[:, :-1], header[:-1]
     unnamed = [i + 1 for i, name in enumerate(header) if not name]
     if unnamed:
         # pandas would call it "Unnamed: 0" and keep it as a feature; an index column

@@ -658,6 +658,39 @@ def test_dataset_after_initialize_without_classes(call):
     np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
 
 
+@pytest.mark.parametrize("call", ["partial_fit", "partial_fit with classes", "warm fit"])
+def test_arrays_after_initialize_without_classes(call):
+    # As in skorch: the first data names the classes of a net initialized without them.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4)).astype(np.float32)
+    y = np.array(["a", "b", "c"])[np.arange(90) % 3]
+    clf = ImbalancedNeuralClassifier(criterion=nn.CrossEntropyLoss, warm_start=True, **THREE)
+    clf.initialize()
+    if call == "warm fit":
+        clf.fit(X, y)
+    else:
+        clf.partial_fit(X, y, **({"classes": ["a", "b", "c"]} if "classes" in call else {}))
+    np.testing.assert_array_equal(clf.classes_, ["a", "b", "c"])
+    assert set(clf.predict(X)) <= {"a", "b", "c"}
+
+
+def test_dataset_without_readable_targets_needs_y_or_classes():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4)).astype(np.float32)
+    y = np.arange(90) % 3
+
+    class Opaque(torch.utils.data.Dataset):  # skorch cannot read its targets
+        def __len__(self):
+            return len(X)
+
+        def __getitem__(self, i):
+            return X[i], y[i]
+
+    clf = ImbalancedNeuralClassifier(criterion=nn.CrossEntropyLoss, **THREE).fit(X, y + 5)
+    with pytest.raises(ValueError, match="classes of this Dataset are unknown"):
+        clf.fit(Opaque(), None)  # before: the last fit's classes [5, 6, 7], unread
+
+
 def test_dataset_partial_fit_takes_classes():
     data, y = _three_class_dataset(np.arange(300) % 3 != 2)
     clf = ImbalancedNeuralClassifier(**THREE).partial_fit(data, y, classes=[0, 1, 2])
@@ -697,6 +730,9 @@ def test_set_params_with_unchanged_values_keeps_the_training(binary_data):
     weights[1] = 1.0  # edited in place, then an equal new dict: a change too
     clf.set_params(class_weight={0: 1.0, 1: 1.0})
     assert clf.criterion_.weight is None  # all ones
+    for _ in range(2):  # a rejected value is not taken as built: rejected again
+        with pytest.raises(ValueError, match="not classes"):
+            clf.set_params(class_weight={5: 2.0})
 
 
 def test_dataset_fit_resolves_auto_epochs_like_arrays(binary_data):

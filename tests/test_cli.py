@@ -177,6 +177,7 @@ def test_duplicate_names_never_take_another_files_name(tmp_path, capsys):
     (",a,target\n0,1,0\n1,2,1\n", "column(s) [1] have no name"),
     ("a,target\n0,0,0\n1,2,1\n", "its rows have more fields than its header names"),
     ("01,1,target\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n", None),
+    ("01,1,target,\n1,2,0,\n3,4,1,\n5,6,0,\n7,8,1,\n", None),  # a comma ending each line
 ])
 def test_bad_csv_files_are_named(tmp_path, text, message):
     from sk_imbaloss.datasets import load_csv
