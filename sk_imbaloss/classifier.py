@@ -399,27 +399,56 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             # optimizer), so that partial_fit and warm starts use them.
             # A value equal to the one the part was built with keeps the trained part
             # (compared with a copy taken then: a dict edited in place is a change).
-            built = getattr(self, "_built_params", {})
-            changed = {name for name in kwargs
-                       if name not in built or not _same_value(built[name], kwargs[name])}
-            if "class_weight" in changed and self._has_classes():
-                self._refresh_class_weight()
-            if self.module is None and _MODULE_PARAMS & changed:
-                self._initialize_module()
-                self._initialize_criterion()
-                self._initialize_optimizer()
-            elif isinstance(self.criterion, str) and (
-                (_CRITERION_PARAMS | {"class_weight"}) & changed
-            ):
-                self._initialize_criterion()
-                self._initialize_optimizer()
-            elif "weight_decay" in changed:
-                self._initialize_optimizer()
-            if _CALLBACK_PARAMS & changed:
-                self._initialize_callbacks()
-            # Only once the rebuild went through: a rejected value stays a change.
+            # Values a failed set_params did not build are changes still.
+            built = self.__dict__.get("_built_params")
+            if built is None:  # a net pickled before the snapshot existed
+                changed, built = set(kwargs), {}
+            else:
+                changed = {name for name in kwargs if name not in built
+                           or not _same_value(built[name], kwargs[name])}
+                changed |= _REBUILDING_PARAMS - built.keys()
+            parts = ("module_", "criterion_", "optimizer_", "callbacks_", "class_weight_")
+            kept = {name: self.__dict__[name] for name in parts if name in self.__dict__}
+            try:
+                self._rebuild(changed)
+            except Exception:
+                # All or nothing: the parts stay as built, and the values not taken stay
+                # changes, so that the next set_params or fit tries them again.
+                self.__dict__.update(kept)
+                self._built_params = {k: v for k, v in built.items() if k not in changed}
+                raise
             self._built_params = {**built, **_snapshot(self, changed & _REBUILDING_PARAMS)}
+            if self._built_params.keys() != _REBUILDING_PARAMS:
+                self._built_params = _snapshot(self, _REBUILDING_PARAMS)
         return self
+
+    def _rebuild(self, changed):
+        """Rebuild the parts of an initialized net that the parameters ``changed`` set."""
+        if "class_weight" in changed and self._has_classes():
+            self._refresh_class_weight()
+        if self.module is None and _MODULE_PARAMS & changed:
+            self._initialize_module()
+            self._initialize_criterion()
+            self._initialize_optimizer()
+        elif isinstance(self.criterion, str) and (
+            (_CRITERION_PARAMS | {"class_weight"}) & changed
+        ):
+            self._initialize_criterion()
+            self._initialize_optimizer()
+        elif "weight_decay" in changed:
+            self._initialize_optimizer()
+        if _CALLBACK_PARAMS & changed:
+            self._initialize_callbacks()
+
+    def _apply_pending_params(self):
+        """Before training on: parameters a failed set_params did not build, built now
+        (or the same error again), so that no fit trains on parts they do not describe."""
+        built = self.__dict__.get("_built_params")
+        if built is None:
+            return
+        pending = {name: getattr(self, name) for name in _REBUILDING_PARAMS - built.keys()}
+        if pending:
+            self.set_params(**pending)
 
     def _get_param_names(self):
         # skorch lists every attribute without a trailing underscore, which leaks its
@@ -494,7 +523,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
-        X, y = self._validate_X(X, reset=reset, y=y)
+        # A net initialized with classes but no data learns its features here too.
+        X, y = self._validate_X(X, reset=reset or not hasattr(self, "n_features_in_"), y=y)
         check_classification_targets(y)
         if reset:
             labels = np.unique(y if classes is None else np.asarray(classes))
@@ -615,44 +645,56 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             )
         # A Dataset's targets are positions 0..C-1 in classes_ (as for skorch). A warm
         # start keeps the classes; a fresh fit takes them from `classes` or, as skorch
-        # does, from the targets.
-        if reset or not self._has_classes():
-            given = classes if classes is not None else self._known_classes()
-            if given is None:
-                self.__dict__.pop("classes_inferred_", None)  # none left from a past fit
-                super().check_data(X, y)  # skorch infers the classes from y or the Dataset
-                inferred = getattr(self, "classes_inferred_", None)
-                if inferred is None:
+        # does, from the targets. A rejected fit leaves the classes as they were.
+        previous = self.__dict__.get("classes_inferred_")
+        try:
+            if reset or not self._has_classes():
+                given = classes if classes is not None else self._known_classes()
+                self.classes_inferred_ = self._dataset_classes(X, y, given)
+            if y is not None:
+                stray = np.setdiff1d(np.unique(np.asarray(y)), np.arange(len(self.classes_)))
+                if stray.size:
                     raise ValueError(
-                        "The classes of this Dataset are unknown (it has no targets skorch "
-                        "can read): pass y, the targets as positions 0..C-1, or classes=[...]."
+                        f"y holds {stray.tolist()!r}; with a torch Dataset the targets are "
+                        f"positions 0..{len(self.classes_) - 1} in the classes known to the "
+                        f"classifier, {self.classes_.tolist()!r}."
                     )
-                if inferred is not None and not np.array_equal(
-                    inferred, np.arange(len(inferred))
-                ):
-                    raise ValueError(
-                        f"The targets hold the classes {inferred.tolist()!r}; with a torch "
-                        "Dataset they are positions 0..C-1. Pass classes=... (all the "
-                        "labels, sorted) when a first fit does not see every class."
-                    )
-            else:
-                labels = np.asarray(given)
-                if not np.array_equal(np.unique(labels), labels) or len(labels) < 2:
-                    raise ValueError(
-                        f"classes={labels.tolist()!r}: with a torch Dataset the targets "
-                        "are positions in classes, which must list at least two labels, "
-                        "sorted and unique (as classes_ is)."
-                    )
-                self.classes_inferred_ = labels
-        if y is not None:
-            stray = np.setdiff1d(np.unique(np.asarray(y)), np.arange(len(self.classes_)))
-            if stray.size:
+            self._dataset_class_stats(y, reset)
+        except Exception:
+            self.__dict__.pop("classes_inferred_", None)
+            if previous is not None:
+                self.classes_inferred_ = previous
+            raise
+
+    def _dataset_classes(self, X, y, given):
+        """The classes of a fresh fit on a torch Dataset: ``given``, or skorch's."""
+        if given is not None:
+            labels = np.asarray(given)
+            if not np.array_equal(np.unique(labels), labels) or len(labels) < 2:
                 raise ValueError(
-                    f"y holds {stray.tolist()!r}; with a torch Dataset the targets are "
-                    f"positions 0..{len(self.classes_) - 1} in the classes known to the "
-                    f"classifier, {self.classes_.tolist()!r}."
+                    f"classes={labels.tolist()!r}: with a torch Dataset the targets are "
+                    "positions in classes, which must list at least two labels, sorted "
+                    "and unique (as classes_ is)."
                 )
-        self._dataset_class_stats(y, reset)
+            return labels
+        self.__dict__.pop("classes_inferred_", None)  # none left from a past fit
+        try:
+            super().check_data(X, y)  # skorch infers the classes from y or the Dataset
+        except TypeError:  # skorch's own Dataset(X, None): no targets to read
+            pass
+        inferred = self.__dict__.get("classes_inferred_")
+        if inferred is None:
+            raise ValueError(
+                "The classes of this Dataset are unknown (it has no targets skorch can "
+                "read): pass y, the targets as positions 0..C-1, or classes=[...]."
+            )
+        if not np.array_equal(inferred, np.arange(len(inferred))):
+            raise ValueError(
+                f"The targets hold the classes {inferred.tolist()!r}; with a torch Dataset "
+                "they are positions 0..C-1. Pass classes=... (all the labels, sorted) when "
+                "a first fit does not see every class."
+            )
+        return inferred
 
     def _refresh_class_weight(self):
         """Set ``class_weight_`` from ``class_weight`` and the counts behind the prior.
@@ -1072,6 +1114,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         self
         """
         self._check_params()
+        if self.warm_start and self.initialized_:
+            self._apply_pending_params()
         if is_dataset(X):
             # skorch's own path: the Dataset yields encoded targets 0..C-1
             reset = not self.warm_start or not self.initialized_
@@ -1106,6 +1150,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 "with sklearn.utils.class_weight.compute_class_weight and pass them as a dict."
             )
         reset = not self.initialized_
+        if not reset:
+            self._apply_pending_params()
         if classes is not None and not reset and self._has_classes():
             given = np.unique(np.asarray(classes))
             if not np.array_equal(given, self.classes_):

@@ -691,6 +691,30 @@ def test_dataset_without_readable_targets_needs_y_or_classes():
         clf.fit(Opaque(), None)  # before: the last fit's classes [5, 6, 7], unread
 
 
+def test_a_rejected_dataset_fit_keeps_the_fitted_classes():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4)).astype(np.float32)
+    y = np.arange(90) % 3
+    clf = ImbalancedNeuralClassifier(**THREE).fit(X, np.array(["a", "b", "c"])[y])
+    data = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y + 5))
+    with pytest.raises(ValueError, match=r"hold the classes \[5, 6, 7\]"):
+        clf.fit(data, None)
+    np.testing.assert_array_equal(clf.classes_, ["a", "b", "c"])
+    from skorch.dataset import Dataset
+
+    with pytest.raises(ValueError, match="classes of this Dataset are unknown"):
+        ImbalancedNeuralClassifier(**THREE).fit(Dataset(X, None), None)
+
+
+def test_features_are_learnt_after_initialize_with_classes():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(90, 4)).astype(np.float32), columns=list("abcd"))
+    clf = ImbalancedNeuralClassifier(classes=[0, 1, 2], **THREE).initialize()
+    clf.partial_fit(X, np.arange(90) % 3)
+    assert clf.n_features_in_ == 4
+    assert list(clf.feature_names_in_) == list("abcd")
+
+
 def test_dataset_partial_fit_takes_classes():
     data, y = _three_class_dataset(np.arange(300) % 3 != 2)
     clf = ImbalancedNeuralClassifier(**THREE).partial_fit(data, y, classes=[0, 1, 2])
@@ -733,6 +757,23 @@ def test_set_params_with_unchanged_values_keeps_the_training(binary_data):
     for _ in range(2):  # a rejected value is not taken as built: rejected again
         with pytest.raises(ValueError, match="not classes"):
             clf.set_params(class_weight={5: 2.0})
+    with pytest.raises(ValueError, match="not classes"):  # nor trained with the old one
+        clf.partial_fit(X, y)
+
+
+def test_a_failed_set_params_changes_nothing_and_is_tried_again(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(hidden_units=(16,), optimizer=torch.optim.Rprop,
+                                     weight_decay=0, **FAST).fit(X, y)
+    module, optimizer = clf.module_, clf.optimizer_
+    with pytest.raises(ValueError, match="Rprop has no weight_decay"):
+        clf.set_params(hidden_units=(8,), weight_decay=0.1)  # module rebuilt, optimizer not
+    assert clf.module_ is module and clf.optimizer_ is optimizer  # all or nothing
+    with pytest.raises(ValueError, match="Rprop has no weight_decay"):
+        clf.partial_fit(X, y)  # no training on parts the parameters do not describe
+    clf.set_params(weight_decay=0)
+    assert clf.module_.layers[0].out_features == 8
+    assert clf.optimizer_.param_groups[0]["params"][0] is clf.module_.layers[0].weight
 
 
 def test_dataset_fit_resolves_auto_epochs_like_arrays(binary_data):
