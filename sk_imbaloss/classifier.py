@@ -417,9 +417,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 self.__dict__.update(kept)
                 self._built_params = {k: v for k, v in built.items() if k not in changed}
                 raise
-            self._built_params = {**built, **_snapshot(self, changed & _REBUILDING_PARAMS)}
-            if self._built_params.keys() != _REBUILDING_PARAMS:
-                self._built_params = _snapshot(self, _REBUILDING_PARAMS)
+            self._built_params = _snapshot(self, _REBUILDING_PARAMS)
         return self
 
     def _rebuild(self, changed):
@@ -444,11 +442,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         """Before training on: parameters a failed set_params did not build, built now
         (or the same error again), so that no fit trains on parts they do not describe."""
         built = self.__dict__.get("_built_params")
-        if built is None:
-            return
-        pending = {name: getattr(self, name) for name in _REBUILDING_PARAMS - built.keys()}
-        if pending:
-            self.set_params(**pending)
+        if built is not None and _REBUILDING_PARAMS - built.keys():
+            self.set_params()
 
     def _get_param_names(self):
         # skorch lists every attribute without a trailing underscore, which leaks its
