@@ -59,6 +59,8 @@ _CRITERION_PARAMS = frozenset({"alpha", "gamma", "margin", "logit_adjustment"})
 _MODULE_PARAMS = frozenset({"hidden_units", "dropout"})
 #: Top-level parameters that configure the default callbacks (early stopping).
 _CALLBACK_PARAMS = frozenset({"early_stopping", "n_iter_no_change", "scoring"})
+#: The parts set_params rebuilds (restored together when a rebuild fails).
+_BUILT_PARTS = ("module_", "criterion_", "optimizer_", "callbacks_", "class_weight_")
 #: Top-level parameters whose change rebuilds a part of an initialized net.
 _REBUILDING_PARAMS = (
     _CRITERION_PARAMS | _MODULE_PARAMS | _CALLBACK_PARAMS | {"class_weight", "weight_decay"}
@@ -390,35 +392,39 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 )
 
     def set_params(self, **kwargs):
+        if self.initialized_ and "_built_params" not in self.__dict__:
+            # A net pickled before the copy below existed: its parts were built with
+            # the values it has now.
+            self._built_params = _snapshot(self, _REBUILDING_PARAMS)
         super().set_params(**kwargs)
         if self.initialized_:
             # The top-level parameters configure parts of the net: as with skorch's own
             # module__* / criterion__* / optimizer__* parameters, changing them on an
             # initialized net rebuilds that part and the parts built on it (a new
             # module needs a new criterion and optimizer, a new criterion a new
-            # optimizer), so that partial_fit and warm starts use them.
-            # A value equal to the one the part was built with keeps the trained part
-            # (compared with a copy taken then: a dict edited in place is a change).
-            # Values a failed set_params did not build are changes still.
-            built = self.__dict__.get("_built_params")
-            if built is None:  # a net pickled before the snapshot existed
-                changed, built = set(kwargs), {}
-            else:
-                changed = {name for name in kwargs if name not in built
-                           or not _same_value(built[name], kwargs[name])}
-                changed |= _REBUILDING_PARAMS - built.keys()
-            parts = ("module_", "criterion_", "optimizer_", "callbacks_", "class_weight_")
-            kept = {name: self.__dict__[name] for name in parts if name in self.__dict__}
+            # optimizer), so that partial_fit and warm starts use them. What counts as
+            # a change is a difference from a copy of the values the parts were built
+            # with: the same value again keeps the trained part, a dict edited in place
+            # is a change, and a value a failed rebuild did not take stays one.
+            changed = self._unbuilt_params()
+            kept = {name: self.__dict__.get(name) for name in _BUILT_PARTS}
             try:
                 self._rebuild(changed)
-            except Exception:
-                # All or nothing: the parts stay as built, and the values not taken stay
-                # changes, so that the next set_params or fit tries them again.
-                self.__dict__.update(kept)
-                self._built_params = {k: v for k, v in built.items() if k not in changed}
+            except Exception:  # all or nothing: the parts stay as they were built
+                for name, part in kept.items():
+                    if part is None:
+                        self.__dict__.pop(name, None)
+                    else:
+                        self.__dict__[name] = part
                 raise
             self._built_params = _snapshot(self, _REBUILDING_PARAMS)
         return self
+
+    def _unbuilt_params(self):
+        """The parameters whose values differ from those the parts were built with."""
+        built = self.__dict__.get("_built_params", {})
+        return {name for name in _REBUILDING_PARAMS
+                if name not in built or not _same_value(built[name], getattr(self, name))}
 
     def _rebuild(self, changed):
         """Rebuild the parts of an initialized net that the parameters ``changed`` set."""
@@ -441,8 +447,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
     def _apply_pending_params(self):
         """Before training on: parameters a failed set_params did not build, built now
         (or the same error again), so that no fit trains on parts they do not describe."""
-        built = self.__dict__.get("_built_params")
-        if built is not None and _REBUILDING_PARAMS - built.keys():
+        if "_built_params" in self.__dict__ and self._unbuilt_params():
             self.set_params()
 
     def _get_param_names(self):
@@ -521,48 +526,50 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         # A net initialized with classes but no data learns its features here too.
         X, y = self._validate_X(X, reset=reset or not hasattr(self, "n_features_in_"), y=y)
         check_classification_targets(y)
-        if reset:
-            labels = np.unique(y if classes is None else np.asarray(classes))
-            if classes is not None and len(labels) < 2:
+        # A rejected fit leaves the classes and their statistics as they were.
+        with self._restored_class_stats_on_error():
+            if reset:
+                labels = np.unique(y if classes is None else np.asarray(classes))
+                if classes is not None and len(labels) < 2:
+                    raise ValueError(
+                        f"classes must list at least two labels (all the model will ever "
+                        f"see); got {labels.tolist()!r}."
+                    )
+                if len(np.unique(y)) < 2 and require_two:
+                    raise ValueError(
+                        f"y has one class only ({labels[0].tolist()!r}); a classifier needs "
+                        "samples of at least two classes."
+                    )
+                if self.criterion == "margin" and len(labels) != 2:
+                    raise ValueError(
+                        "Only binary classification is supported with criterion='margin' "
+                        f"(it is binary only), but y has {len(labels)} classes."
+                    )
+                self.classes_inferred_ = labels
+            try:
+                y_enc = np.searchsorted(self.classes_, y)
+            except TypeError:  # e.g. text labels in an object array against int classes
                 raise ValueError(
-                    f"classes must list at least two labels (all the model will ever "
-                    f"see); got {labels.tolist()!r}."
-                )
-            if len(np.unique(y)) < 2 and require_two:
+                    f"y's labels cannot be compared with the classes known to the classifier "
+                    f"{self.classes_.tolist()!r} (labels {y[:3].tolist()!r}... are of another "
+                    "type); pass labels of the classes' type."
+                ) from None
+            y_enc = np.clip(y_enc, 0, len(self.classes_) - 1)
+            unseen = self.classes_[y_enc] != y
+            if unseen.any():
                 raise ValueError(
-                    f"y has one class only ({labels[0].tolist()!r}); a classifier needs samples "
-                    "of at least two classes."
+                    f"y contains labels outside the classes known to the classifier (not seen "
+                    f"in the first fit, nor given as `classes`): "
+                    f"{np.unique(y[unseen]).tolist()}; known classes: {self.classes_.tolist()}."
                 )
-            if self.criterion == "margin" and len(labels) != 2:
-                raise ValueError(
-                    "Only binary classification is supported with criterion='margin' "
-                    f"(it is binary only), but y has {len(labels)} classes."
+            if sample_weight is not None:
+                sample_weight = _check_sample_weight(
+                    sample_weight, X, dtype=np.float32, ensure_non_negative=True
                 )
-            self.classes_inferred_ = labels
-        try:
-            y_enc = np.searchsorted(self.classes_, y)
-        except TypeError:  # e.g. text labels in an object array against int classes
-            raise ValueError(
-                f"y's labels cannot be compared with the classes known to the classifier "
-                f"{self.classes_.tolist()!r} (labels {y[:3].tolist()!r}... are of another "
-                "type); pass labels of the classes' type."
-            ) from None
-        y_enc = np.clip(y_enc, 0, len(self.classes_) - 1)
-        unseen = self.classes_[y_enc] != y
-        if unseen.any():
-            raise ValueError(
-                f"y contains labels outside the classes known to the classifier (not seen "
-                f"in the first fit, nor given as `classes`): "
-                f"{np.unique(y[unseen]).tolist()}; known classes: {self.classes_.tolist()}."
-            )
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float32, ensure_non_negative=True
-            )
-            if not np.isfinite(sample_weight).all():
-                raise ValueError("sample_weight contains NaN or infinity.")
-        self._update_class_prior(y_enc, reset, sample_weight)
-        self._update_class_weight(reset)
+                if not np.isfinite(sample_weight).all():
+                    raise ValueError("sample_weight contains NaN or infinity.")
+            self._update_class_prior(y_enc, reset, sample_weight)
+            self._update_class_weight(reset)
         device = _check_device(self.device)
         return ArrayDataset(X, y_enc.astype(np.int64), sample_weight, device=device), y_enc
 
@@ -641,8 +648,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         # A Dataset's targets are positions 0..C-1 in classes_ (as for skorch). A warm
         # start keeps the classes; a fresh fit takes them from `classes` or, as skorch
         # does, from the targets. A rejected fit leaves the classes as they were.
-        previous = self.__dict__.get("classes_inferred_")
-        try:
+        with self._restored_class_stats_on_error():
             if reset or not self._has_classes():
                 given = classes if classes is not None else self._known_classes()
                 self.classes_inferred_ = self._dataset_classes(X, y, given)
@@ -655,10 +661,27 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                         f"classifier, {self.classes_.tolist()!r}."
                     )
             self._dataset_class_stats(y, reset)
+
+    @contextmanager
+    def _restored_class_stats_on_error(self):
+        """A fit rejected while reading the classes leaves them, their counts, prior
+        and weights (the criterion's included) as they were."""
+        names = ("classes_inferred_", "class_counts_", "class_prior_", "class_weight_")
+        kept = {name: self.__dict__.get(name) for name in names}
+        criterion = self.__dict__.get("criterion_")
+        weight = getattr(criterion, "weight", None)
+        try:
+            yield
         except Exception:
-            self.__dict__.pop("classes_inferred_", None)
-            if previous is not None:
-                self.classes_inferred_ = previous
+            for name, value in kept.items():
+                if value is None:
+                    self.__dict__.pop(name, None)
+                else:
+                    self.__dict__[name] = value
+            if criterion is not None and hasattr(criterion, "set_prior"):  # ours
+                if kept["class_prior_"] is not None:
+                    criterion.set_prior(kept["class_prior_"])
+                criterion.weight = weight
             raise
 
     def _dataset_classes(self, X, y, given):
@@ -676,7 +699,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         try:
             super().check_data(X, y)  # skorch infers the classes from y or the Dataset
         except TypeError:  # skorch's own Dataset(X, None): no targets to read
-            pass
+            if y is not None:
+                raise
         inferred = self.__dict__.get("classes_inferred_")
         if inferred is None:
             raise ValueError(

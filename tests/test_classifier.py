@@ -803,6 +803,51 @@ def test_warm_started_fits_draw_new_shuffles(binary_data):
     assert not torch.equal(torch.cat(orders[1]), torch.cat(orders[2]))
 
 
+def test_setting_back_after_a_failed_set_params_keeps_the_training(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(hidden_units=(16,), **FAST).fit(X, y)
+    module, criterion = clf.module_, clf.criterion_
+    with pytest.raises(ValueError, match="hidden_units"):
+        clf.set_params(hidden_units=(0,))
+    with pytest.raises(ValueError, match="not classes"):
+        clf.set_params(class_weight={0: 1.0, 7: 2.0})
+    clf.set_params(hidden_units=(16,), class_weight=None)  # the values built with
+    assert clf.module_ is module and clf.criterion_ is criterion
+    del clf._built_params  # as a net pickled before the copy of the built values
+    with pytest.raises(ValueError, match="not classes"):
+        clf.set_params(class_weight={0: 1.0, 9: 1.0})
+    clf.set_params(class_weight=None)
+    assert clf.module_ is module and clf.criterion_ is criterion
+
+
+def test_values_set_but_not_built_are_built_before_training(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(hidden_units=(16,), **FAST).fit(X, y)
+    with pytest.raises(ValueError):  # skorch refuses foo__bar after setting the others
+        clf.set_params(hidden_units=(32,), alpha=0.5, foo__bar=1)
+    assert clf.hidden_units == (32,) and clf.module_.layers[0].out_features == 16
+    clf.partial_fit(X, y)
+    assert clf.module_.layers[0].out_features == 32 and clf.criterion_.alpha == 0.5
+
+
+def test_a_rejected_dataset_refit_keeps_the_class_statistics():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4)).astype(np.float32)
+    y = np.arange(90) % 3
+    data = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    clf = ImbalancedNeuralClassifier(class_weight={0: 1, 1: 1, 2: 2}, **THREE).fit(data, y)
+    counts, shift = clf.class_counts_.copy(), clf.criterion_.logit_shift.clone()
+    two = y != 2
+    with pytest.raises(ValueError, match="not classes"):  # no class 2 in this fit
+        clf.fit(torch.utils.data.TensorDataset(torch.from_numpy(X[two]),
+                                               torch.from_numpy(y[two])), y[two])
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+    np.testing.assert_array_equal(clf.class_counts_, counts)
+    assert torch.equal(clf.criterion_.logit_shift, shift)
+    clf.partial_fit(data, y)  # still whole
+    np.testing.assert_array_equal(clf.class_counts_, counts * 2)
+
+
 def test_set_params_rebuilds_what_it_configures(binary_data):
     X, y = binary_data
     clf = ImbalancedNeuralClassifier(criterion="ce", **FAST).fit(X, y)
