@@ -67,16 +67,21 @@ _REBUILDING_PARAMS = (
 )
 
 def _same_value(old, new):
-    """Whether a parameter is set to the value it had (tuples and lists alike)."""
+    """Whether a parameter is set to the value it had: sequences (tuples, lists, arrays)
+    element by element, numbers of any type (numpy's too) by value."""
     if old is new:
         return True
-    if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)):
-        old, new = tuple(old), tuple(new)
-    elif type(old) is not type(new):
+    sequences = (list, tuple, np.ndarray)
+    if isinstance(old, sequences) and isinstance(new, sequences):
+        return len(old) == len(new) and all(map(_same_value, old, new))
+    numbers = [isinstance(v, Real) and not isinstance(v, bool) for v in (old, new)]
+    if all(numbers):
+        return bool(old == new)
+    if any(numbers) or type(old) is not type(new):
         return False
     try:
         return bool(old == new)
-    except (TypeError, ValueError):  # e.g. arrays: compared element-wise
+    except (TypeError, ValueError):  # objects whose == is not a truth value
         return False
 
 
@@ -90,6 +95,8 @@ def _snapshot(net, names):
             copies[name] = object()
     return copies
 
+
+_ABSENT = object()
 
 #: The criteria selectable by name.
 CRITERIA = ("adaptive", "adaptive-seed", "focal", "margin", "ce")
@@ -568,6 +575,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 )
                 if not np.isfinite(sample_weight).all():
                     raise ValueError("sample_weight contains NaN or infinity.")
+            if self.early_stopping and self.train_split is None:
+                self._check_early_stopping_split(y_enc)  # before the counts change
             self._update_class_prior(y_enc, reset, sample_weight)
             self._update_class_weight(reset)
         device = _check_device(self.device)
@@ -667,21 +676,23 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         """A fit rejected while reading the classes leaves them, their counts, prior
         and weights (the criterion's included) as they were."""
         names = ("classes_inferred_", "class_counts_", "class_prior_", "class_weight_")
-        kept = {name: self.__dict__.get(name) for name in names}
+        kept = {name: self.__dict__.get(name, _ABSENT) for name in names}
         criterion = self.__dict__.get("criterion_")
-        weight = getattr(criterion, "weight", None)
+        # The criterion's prior shift, gate threshold and weight (buffers, some None).
+        buffers = {} if criterion is None else {
+            name: None if value is None else value.clone()
+            for name, value in criterion._buffers.items()
+        }
         try:
             yield
         except Exception:
             for name, value in kept.items():
-                if value is None:
+                if value is _ABSENT:
                     self.__dict__.pop(name, None)
                 else:
                     self.__dict__[name] = value
-            if criterion is not None and hasattr(criterion, "set_prior"):  # ours
-                if kept["class_prior_"] is not None:
-                    criterion.set_prior(kept["class_prior_"])
-                criterion.weight = weight
+            for name, value in buffers.items():
+                setattr(criterion, name, value)
             raise
 
     def _dataset_classes(self, X, y, given):
@@ -878,6 +889,17 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         if not (self.early_stopping and dataset is not None):
             return super().get_split_datasets(X, y, **fit_params)
         y = dataset.y
+        self._check_early_stopping_split(y)
+        idx_train, idx_valid = train_test_split(
+            np.arange(len(y)),
+            test_size=self.validation_fraction,
+            stratify=y,
+            random_state=self.split_seed_,
+        )
+        return dataset.subset(idx_train), dataset.subset(idx_valid)
+
+    def _check_early_stopping_split(self, y):
+        """Whether the encoded targets ``y`` can be split for early stopping."""
         counts = np.bincount(y, minlength=len(self.classes_))
         if counts.min() < 2:
             rare = self.classes_[counts.argmin()].tolist()
@@ -896,13 +918,6 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                     f"needs one of every class ({n_classes}). {fix.capitalize()} "
                     "validation_fraction, train on more rows or turn early_stopping off."
                 )
-        idx_train, idx_valid = train_test_split(
-            np.arange(len(y)),
-            test_size=self.validation_fraction,
-            stratify=y,
-            random_state=self.split_seed_,
-        )
-        return dataset.subset(idx_train), dataset.subset(idx_valid)
 
     # ------------------------------------------------------------------ training
     def initialize(self):

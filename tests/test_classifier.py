@@ -848,6 +848,34 @@ def test_a_rejected_dataset_refit_keeps_the_class_statistics():
     np.testing.assert_array_equal(clf.class_counts_, counts * 2)
 
 
+def test_array_and_numpy_scalar_values_compare_by_value(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(hidden_units=np.array([8, 8]), **FAST).fit(X, y)
+    module, criterion = clf.module_, clf.criterion_
+    clf.set_params(lr=0.01, alpha=np.float64(clf.alpha))
+    clf.partial_fit(X, y)
+    assert clf.module_ is module and clf.criterion_ is criterion
+
+
+def test_a_rejected_fit_keeps_the_prior_shift_and_counts(binary_data):
+    X, y = binary_data
+    three = np.arange(len(y)) % 3
+    clf = ImbalancedNeuralClassifier(module=MLP, module__n_features=X.shape[1],
+                                     module__n_classes=3, classes=[0, 1, 2],
+                                     class_weight="balanced", warm_start=True, **FAST)
+    clf.initialize()
+    shift = clf.criterion_.logit_shift.clone()  # uniform, before any data
+    with pytest.raises(ValueError, match="needs rows of every class"):
+        clf.fit(X[three != 2], three[three != 2])
+    assert torch.equal(clf.criterion_.logit_shift, shift)
+    # Early stopping's split is checked before the counts change.
+    fitted = ImbalancedNeuralClassifier(early_stopping=True, **FAST).fit(X, y)
+    counts = fitted.class_counts_.copy()
+    with pytest.raises(ValueError, match="at least 2 samples of every class"):
+        fitted.partial_fit(X[: len(y) // 2], np.r_[[0] * (len(y) // 2 - 1), [1]])
+    np.testing.assert_array_equal(fitted.class_counts_, counts)
+
+
 def test_set_params_rebuilds_what_it_configures(binary_data):
     X, y = binary_data
     clf = ImbalancedNeuralClassifier(criterion="ce", **FAST).fit(X, y)
