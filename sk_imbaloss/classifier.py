@@ -71,6 +71,8 @@ def _same_value(old, new):
     element by element, numbers of any type (numpy's too) by value."""
     if old is new:
         return True
+    old, new = (v.item() if isinstance(v, np.generic | np.ndarray) and np.ndim(v) == 0
+                else v for v in (old, new))  # numpy scalars and 0-d arrays as Python's
     sequences = (list, tuple, np.ndarray)
     if isinstance(old, sequences) and isinstance(new, sequences):
         return len(old) == len(new) and all(map(_same_value, old, new))
@@ -533,6 +535,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         # A net initialized with classes but no data learns its features here too.
         X, y = self._validate_X(X, reset=reset or not hasattr(self, "n_features_in_"), y=y)
         check_classification_targets(y)
+        device = _check_device(self.device)  # before anything changes
         # A rejected fit leaves the classes and their statistics as they were.
         with self._restored_class_stats_on_error():
             if reset:
@@ -579,7 +582,6 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 self._check_early_stopping_split(y_enc)  # before the counts change
             self._update_class_prior(y_enc, reset, sample_weight)
             self._update_class_weight(reset)
-        device = _check_device(self.device)
         return ArrayDataset(X, y_enc.astype(np.int64), sample_weight, device=device), y_enc
 
     def _update_class_prior(self, y_enc, reset, sample_weight=None):
@@ -679,9 +681,9 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         kept = {name: self.__dict__.get(name, _ABSENT) for name in names}
         criterion = self.__dict__.get("criterion_")
         # The criterion's prior shift, gate threshold and weight (buffers, some None).
-        buffers = {} if criterion is None else {
+        buffers = {
             name: None if value is None else value.clone()
-            for name, value in criterion._buffers.items()
+            for name, value in getattr(criterion, "_buffers", {}).items()
         }
         try:
             yield

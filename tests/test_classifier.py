@@ -857,6 +857,31 @@ def test_array_and_numpy_scalar_values_compare_by_value(binary_data):
     assert clf.module_ is module and clf.criterion_ is criterion
 
 
+def test_zero_d_arrays_and_numpy_strings_compare_by_value(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(**FAST).fit(X, y)
+    clf.set_params(dropout=np.array(0.2))  # a change: rebuilt
+    module, criterion = clf.module_, clf.criterion_
+    clf.set_params(lr=0.01, dropout=0.2, logit_adjustment=np.str_("auto"),
+                   early_stopping=np.False_)
+    assert clf.module_ is module and clf.criterion_ is criterion
+
+
+def test_refits_with_a_criterion_that_is_not_a_module(binary_data):
+    import torch.nn.functional as F
+
+    class PlainLoss:  # skorch takes any callable class
+        def __call__(self, logits, target):
+            return F.cross_entropy(logits, target, reduction="none")
+
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(module=MLP, module__n_features=X.shape[1],
+                                     module__n_classes=2, criterion=PlainLoss, **FAST)
+    clf.fit(X, y).partial_fit(X, y)
+    clf.fit(X, y)
+    assert clf.predict(X).shape == y.shape
+
+
 def test_a_rejected_fit_keeps_the_prior_shift_and_counts(binary_data):
     X, y = binary_data
     three = np.arange(len(y)) % 3
@@ -873,6 +898,10 @@ def test_a_rejected_fit_keeps_the_prior_shift_and_counts(binary_data):
     counts = fitted.class_counts_.copy()
     with pytest.raises(ValueError, match="at least 2 samples of every class"):
         fitted.partial_fit(X[: len(y) // 2], np.r_[[0] * (len(y) // 2 - 1), [1]])
+    np.testing.assert_array_equal(fitted.class_counts_, counts)
+    fitted.set_params(early_stopping=False, device="cuda:99")  # no such device here
+    with pytest.raises(ValueError, match="cuda:99"):
+        fitted.partial_fit(X, y)
     np.testing.assert_array_equal(fitted.class_counts_, counts)
 
 
