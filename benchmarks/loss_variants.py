@@ -260,26 +260,21 @@ class _EpochRateLoss(AdaptiveCrossEntropy):
     """
 
     def _update_importance(self, logits, target):
-        c = self.num_classes
-        logits = logits.detach()
-        missed = logits.gather(1, target[:, None]).squeeze(1) < logits.amax(dim=1)
-        slots = target.add(missed, alpha=c)
-        if getattr(self, "tallies", None) is None:
-            self.tallies = torch.zeros(2 * c, device=logits.device)
-            self.batches = 0
-        self.tallies.scatter_add_(0, slots, torch.ones_like(slots, dtype=self.tallies.dtype))
+        misses, counts = self._tally(logits, target)
+        if getattr(self, "misses", None) is None:
+            self.misses, self.counts, self.batches = misses, counts, 0
+        else:
+            self.misses, self.counts = self.misses + misses, self.counts + counts
         self.batches += 1
 
     @torch.no_grad()
     def end_epoch(self):
-        if getattr(self, "tallies", None) is None:
+        if getattr(self, "misses", None) is None:
             return
-        c = self.num_classes
-        misses = self.tallies[c:]
-        counts = self.tallies[:c] + misses
+        misses, counts = self.misses, self.counts
         step = 1 - (1 - self.alpha) ** self.batches
         self.importance.lerp_(misses / counts.clamp(min=1), counts.clamp(max=1) * step)
-        self.tallies = None
+        self.misses = None
 
 
 class _EpochRateNet(ImbalancedNeuralClassifier):

@@ -415,17 +415,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             # a change is a difference from a copy of the values the parts were built
             # with: the same value again keeps the trained part, a dict edited in place
             # is a change, and a value a failed rebuild did not take stays one.
-            changed = self._unbuilt_params()
-            kept = {name: self.__dict__.get(name) for name in _BUILT_PARTS}
-            try:
-                self._rebuild(changed)
-            except Exception:  # all or nothing: the parts stay as they were built
-                for name, part in kept.items():
-                    if part is None:
-                        self.__dict__.pop(name, None)
-                    else:
-                        self.__dict__[name] = part
-                raise
+            with self._restored_on_error(_BUILT_PARTS):  # all or nothing
+                self._rebuild(self._unbuilt_params())
             self._built_params = _snapshot(self, _REBUILDING_PARAMS)
         return self
 
@@ -674,17 +665,10 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             self._dataset_class_stats(y, reset)
 
     @contextmanager
-    def _restored_class_stats_on_error(self):
-        """A fit rejected while reading the classes leaves them, their counts, prior
-        and weights (the criterion's included) as they were."""
-        names = ("classes_inferred_", "class_counts_", "class_prior_", "class_weight_")
+    def _restored_on_error(self, names):
+        """On an exception, put the attributes ``names`` back as they were (absent
+        ones removed) before re-raising it."""
         kept = {name: self.__dict__.get(name, _ABSENT) for name in names}
-        criterion = self.__dict__.get("criterion_")
-        # The criterion's prior shift, gate threshold and weight (buffers, some None).
-        buffers = {
-            name: None if value is None else value.clone()
-            for name, value in getattr(criterion, "_buffers", {}).items()
-        }
         try:
             yield
         except Exception:
@@ -693,6 +677,23 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                     self.__dict__.pop(name, None)
                 else:
                     self.__dict__[name] = value
+            raise
+
+    @contextmanager
+    def _restored_class_stats_on_error(self):
+        """A fit rejected while reading the classes leaves them, their counts, prior
+        and weights (the criterion's included) as they were."""
+        criterion = self.__dict__.get("criterion_")
+        # The criterion's prior shift, gate threshold and weight (buffers, some None).
+        buffers = {
+            name: None if value is None else value.clone()
+            for name, value in getattr(criterion, "_buffers", {}).items()
+        }
+        try:
+            with self._restored_on_error(("classes_inferred_", "class_counts_",
+                                          "class_prior_", "class_weight_")):
+                yield
+        except Exception:
             for name, value in buffers.items():
                 setattr(criterion, name, value)
             raise
@@ -890,8 +891,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         dataset = as_array_dataset(X) if self.train_split is None else None
         if not (self.early_stopping and dataset is not None):
             return super().get_split_datasets(X, y, **fit_params)
-        y = dataset.y
-        self._check_early_stopping_split(y)
+        y = dataset.y  # checked by _check_early_stopping_split in _prepare_fit_data
         idx_train, idx_valid = train_test_split(
             np.arange(len(y)),
             test_size=self.validation_fraction,

@@ -141,10 +141,11 @@ def _load_datasets(paths, target, folds):
             if not files:
                 _error(f"{given}: folder has no .csv or .csv.gz files; skipped.")
             for path in files:
-                if Path(path).resolve() in seen:  # twice would count it twice in the tests
+                resolved = Path(path).resolve()
+                if resolved in seen:  # twice would count it twice in the tests
                     _warning(f"{path}: given more than once; used once.")
                     continue
-                seen.add(Path(path).resolve())
+                seen.add(resolved)
                 try:
                     datasets.append(as_dataset(load_csv(path, target=target)))
                 except ValueError as exc:

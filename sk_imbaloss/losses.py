@@ -249,7 +249,9 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
             self.importance = before.to(self.importance.device, torch.float32)
         return self
 
-    def _update_importance(self, logits, target):
+    def _tally(self, logits, target):
+        """Per class, the samples missed and the samples in the batch: ``(misses,
+        counts)``, two tensors of length C on the logits' device."""
         c = self.num_classes
         logits = logits.detach()  # cheaper than a no_grad context on every batch
         # A sample is missed when another class has a strictly higher logit (argmax
@@ -263,7 +265,10 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
         tallies = torch.zeros(2 * c, dtype=self.importance.dtype, device=logits.device)
         tallies.scatter_add_(0, slots, torch.ones_like(slots, dtype=tallies.dtype))
         misses = tallies[c:]
-        counts = tallies[:c] + misses
+        return misses, tallies[:c] + misses
+
+    def _update_importance(self, logits, target):
+        misses, counts = self._tally(logits, target)
         # importance + a * (fnr - importance) = a * fnr + (1 - a) * importance, with
         # a = alpha for the classes in the batch and 0 (no change) for absent ones
         # (counts are whole numbers, so clamp(max=1) is 1 where a class is present).

@@ -70,19 +70,9 @@ def summarize(results, metrics=METRICS + ("fit_seconds",)):
     )
 
 
-def _exact_mean(scores):
-    """Mean of the scores that are not NaN, the same in any order (``math.fsum``)."""
-    scores = scores.dropna()
-    return math.fsum(scores) / len(scores) if len(scores) else np.nan
-
-
 def _mean_scores(results, metric):
-    """Data sets x methods matrix of mean scores, in the results' order.
-
-    The means do not depend on the order of the folds, so that methods with the same
-    fold scores tie exactly in the ranks.
-    """
-    means = results.groupby(["dataset", "method"], sort=False)[metric].agg(_exact_mean)
+    """Data sets x methods matrix of mean scores, in the results' order."""
+    means = results.groupby(["dataset", "method"], sort=False)[metric].mean()
     return means.unstack("method").reindex(
         index=results["dataset"].unique(), columns=results["method"].unique()
     )
@@ -104,7 +94,7 @@ def skipped_methods(results):
 
 #: Scores closer than this tie. Metrics of the same predictions can differ in the last
 #: bits (an average precision of 1 comes out as 0.9999999999999999 or
-#: 1.0000000000000002 depending on the fold).
+#: 1.0000000000000002 depending on the fold), and so can means summed in another order.
 _TIE_TOLERANCE = 1e-9
 
 
@@ -332,8 +322,9 @@ def _summary_markdown(results, metrics, tests, figures, alpha, figure_note):
     parts.append("## Average ranks\n\nOn each data set the methods are ranked by mean "
                  "score (1 = best, ties share the average rank); the table averages "
                  "the ranks over the data sets.\n")
-    if _skipped_note(results):
-        parts.append(_skipped_note(results) + "\n")
+    note = _skipped_note(results)
+    if note:
+        parts.append(note + "\n")
     parts.append(_markdown_table(ranks.map(lambda r: f"{r:.2f}")) + "\n")
 
     parts.append("## Statistical tests\n")
