@@ -7,6 +7,8 @@ for script in bench_loss_step.py bench_fit.py bench_scaling.py bench_predict.py 
   echo "== $script --quick"
   python "$script" --quick
 done
+echo "== bench_cuda.py --quick --device cpu (its CUDA-only parts skip)"
+python bench_cuda.py --quick --device cpu
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 for script in loss_variants.py adaptive_variants.py unseen_data.py; do

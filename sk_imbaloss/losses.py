@@ -32,6 +32,15 @@ _HALF = (torch.float16, torch.bfloat16)
 _SMALL_BATCH_ELEMENTS = 4096
 
 
+def _two_cross_entropies(logits):
+    """Whether focal loss with a prior takes two fused cross entropies (see FocalLoss).
+
+    On the CPU for small batches; on a GPU at every size, where each operation costs
+    its launch far beyond the estimator's batches (measured in bench_cuda.py).
+    """
+    return logits.is_cuda or logits.numel() <= _SMALL_BATCH_ELEMENTS
+
+
 def _check_reduction(reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(
@@ -351,15 +360,16 @@ class FocalLoss(_WeightedCriterion):
     def _adjusted_and_raw_ce(self, logits, target):
         """Cross entropy on ``z + shift`` and on ``z``.
 
-        A small batch (the estimator's 128 rows) takes two fused ``cross_entropy``
-        calls: there each operation costs its dispatch, not its arithmetic. A large one
-        takes one ``log_softmax`` and ``CE(z + s)_i = CE(z)_i - s_y + log(sum_c
-        softmax(z)_ic * exp(s_c))``, with ``m = max(s)`` factored out so that the sum
-        is at least the probability of the most frequent class times 1 and its log
-        stays finite for any logits. Both measured in bench_loss_step.py.
+        A small batch (the estimator's 128 rows), or any batch on a GPU, takes two
+        fused ``cross_entropy`` calls: there each operation costs its dispatch or
+        launch, not its arithmetic. A large one on the CPU takes one ``log_softmax``
+        and ``CE(z + s)_i = CE(z)_i - s_y + log(sum_c softmax(z)_ic * exp(s_c))``, with
+        ``m = max(s)`` factored out so that the sum is at least the probability of the
+        most frequent class times 1 and its log stays finite for any logits. Measured
+        in bench_loss_step.py (CPU) and bench_cuda.py (GPU).
         """
         shift = self._shift(logits)
-        if logits.numel() <= _SMALL_BATCH_ELEMENTS:
+        if _two_cross_entropies(logits):
             ce = F.cross_entropy(logits + shift, target, reduction="none")
             return ce, F.cross_entropy(logits, target, reduction="none")
         log_p = F.log_softmax(logits, dim=1)

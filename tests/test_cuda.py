@@ -87,6 +87,112 @@ def test_training_step_of_the_net_has_no_host_sync(binary_data, criterion):
         clf.train_step(batch)
 
 
+@cuda
+@pytest.mark.parametrize("n", [64, 4096])
+def test_focal_with_prior_on_cuda_matches_the_cpu(n):
+    # On a GPU focal loss with a prior always takes two cross entropies; on the CPU a
+    # large batch takes one log_softmax. Both give the same loss and gradient.
+    torch.manual_seed(0)
+    logits = torch.randn(n, 10) * 4
+    target = torch.randint(10, (n,))
+    loss_fn = FocalLoss(2.0, prior=torch.arange(1.0, 11.0))
+    values, grads = [], []
+    for device in ("cpu", "cuda"):
+        z = logits.to(device).detach().clone().requires_grad_()
+        loss = loss_fn.to(device)(z, target.to(device))
+        loss.backward()
+        values.append(loss.detach().cpu())
+        grads.append(z.grad.cpu())
+    torch.testing.assert_close(values[1], values[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-7)
+
+
+def _syncs_during(fn):
+    """How many device-to-host synchronisations ``fn()`` makes (sync debug mode 'warn')."""
+    import warnings
+
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            fn()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(w.message) for w in caught)
+
+
+@cuda
+@pytest.mark.parametrize("criterion", ["adaptive", "focal", "margin", "ce-balanced"])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_syncs_of_a_fit_do_not_grow_with_its_batches(criterion, early_stopping):
+    # 10 and then 40 training batches per epoch: the same number of synchronisations,
+    # so no step of the epoch waits for the host.
+    from sklearn.datasets import make_classification
+
+    kwargs = {"criterion": criterion}
+    if criterion == "ce-balanced":
+        kwargs = {"criterion": "ce", "class_weight": "balanced"}
+    counts = []
+    for batches in (10, 40):
+        n = batches * 128 * (10 if early_stopping else 9) // 9
+        X, y = make_classification(n_samples=n, n_features=8, weights=[0.9], random_state=0)
+        clf = ImbalancedNeuralClassifier(device="cuda", max_epochs=2, random_state=0,
+                                         early_stopping=early_stopping, **kwargs)
+        clf.fit(X[:256].astype(np.float32), y[:256])  # warm-up: lazy CUDA set-up
+        clf = clf.__class__(**clf.get_params())
+        X = X.astype(np.float32)
+        counts.append(_syncs_during(lambda clf=clf, X=X, y=y: clf.fit(X, y)))
+    assert counts[0] == counts[1], counts
+
+
+@cuda
+def test_cuda_fit_matches_the_cpu_fit(binary_data):
+    # Same seed, so the same starting weights; no dropout and no shuffle, so the same
+    # batches: the nets trained on either device agree but for float rounding.
+    X, y = binary_data
+    settings = {"max_epochs": 5, "random_state": 0, "dropout": 0.0, "shuffle": False}
+    cpu = ImbalancedNeuralClassifier(**settings).fit(X, y)
+    gpu = ImbalancedNeuralClassifier(device="cuda", **settings).fit(X, y)
+    np.testing.assert_allclose(gpu.predict_proba(X), cpu.predict_proba(X), atol=1e-4)
+    np.testing.assert_allclose(gpu.criterion_.importance.cpu(), cpu.criterion_.importance,
+                               atol=1e-5)
+
+
+@cuda
+@pytest.mark.parametrize("setting", [
+    {"class_weight": {0: 1.0, 1: 3.0, 2: 5.0}, "criterion": "ce"}, {"criterion": "adaptive"},
+    {"criterion": "focal", "class_weight": {0: 1.0, 1: 3.0, 2: 5.0}},
+    {"early_stopping": True},
+])
+def test_multiclass_partial_fit_warm_start_and_pickle_on_cuda(multiclass_data, setting):
+    import pickle
+
+    # (class_weight='balanced' is refused by partial_fit by design; a dict is not.)
+    X, y = multiclass_data
+    clf = ImbalancedNeuralClassifier(device="cuda", max_epochs=2, random_state=0,
+                                     warm_start=True, **setting)
+    clf.fit(X, y).fit(X, y)
+    clf.partial_fit(X[:100], y[:100])
+    for tensor in [*clf.module_.parameters(), *clf.criterion_.buffers()]:
+        assert tensor.is_cuda
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
+    assert restored.predict_proba(X).shape == (len(X), 3)
+
+
+@cuda
+def test_grid_search_over_losses_on_cuda(binary_data):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = binary_data
+    search = GridSearchCV(
+        ImbalancedNeuralClassifier(device="cuda", max_epochs=2, random_state=0),
+        {"criterion": ["adaptive", "focal", "margin"]}, cv=2, scoring="balanced_accuracy",
+    ).fit(X, y)
+    assert next(search.best_estimator_.module_.parameters()).is_cuda
+
+
 def test_cuda_index_beyond_the_devices_is_a_clear_error(monkeypatch):
     # Mocked: no GPU here, so pretend torch sees exactly one.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
