@@ -10,7 +10,9 @@ logit adjustment; (round 7) a pairwise ranking term (minority above majority) ad
 to the loss, since the other rounds lost average precision to cross entropy wherever
 they moved away from its likelihood; (round 8) two of the issue's candidates not yet
 measured under the defaults: the loss normalised by the sum of the weights, and the
-importance updated once per epoch from the epoch's false-negative rates.
+importance updated once per epoch from the epoch's false-negative rates; (round 9)
+averaged weights (an exponential moving average over the steps, or stochastic weight
+averaging over the last quarter of the epochs), for the default and cross entropy.
 
 Each variant is a method factory run through :func:`sk_imbaloss.compare.run_comparison`
 (same splits, seeds, scaling and training budget as ``sk-imbaloss compare``), so its
@@ -27,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from skorch.callbacks import Callback
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from _common import run_variants
 from sk_imbaloss import ImbalancedNeuralClassifier
@@ -288,6 +292,43 @@ class _EpochRateNet(ImbalancedNeuralClassifier):
         super().on_epoch_end(net, **kwargs)
 
 
+class _WeightAveraging(Callback):
+    """Averaged weights replace the network's at the end of training.
+
+    ``ema``: an exponential moving average updated after every optimizer step, with
+    ``decay`` per step (Polyak averaging). ``swa``: the equal average of the weights at
+    the end of each epoch from a fraction ``start`` of the epochs on (Izmailov et al.
+    2018, at the constant learning rate). Both through ``torch.optim.swa_utils``.
+    """
+
+    def __init__(self, kind="ema", decay=0.99, start=0.75):
+        self.kind, self.decay, self.start = kind, decay, start
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.epochs_ = net._epochs(len(X))
+        multi_avg_fn = get_ema_multi_avg_fn(self.decay) if self.kind == "ema" else None
+        self.average_ = AveragedModel(net.module_, multi_avg_fn=multi_avg_fn,
+                                      use_buffers=True)
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and self.kind == "ema":
+            self.average_.update_parameters(net.module_)
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.kind == "swa" and len(net.history) > self.start * self.epochs_:
+            self.average_.update_parameters(net.module_)
+
+    def on_train_end(self, net, **kwargs):
+        if self.average_.n_averaged.item() > 0:
+            net.module_.load_state_dict(self.average_.module.state_dict())
+        del self.average_
+
+
+def _averaged(kind, criterion, seed, max_epochs):
+    return _net(ImbalancedNeuralClassifier, seed, max_epochs, criterion=criterion,
+                callbacks=[("average", _WeightAveraging(kind))])
+
+
 def _net(cls, seed, max_epochs, **params):
     return Pipeline([("scale", StandardScaler()),
                      ("net", cls(max_epochs=max_epochs, random_state=seed, **params))])
@@ -360,6 +401,11 @@ VARIANTS = {
     # Round 8: the issue's candidates not measured under the defaults.
     "adaptive, loss / sum of weights": partial(_net, _NormalisedNet),
     "adaptive, importance from the epoch's rates": partial(_net, _EpochRateNet),
+    # Round 9: averaged weights, for the default and for cross entropy alike.
+    "adaptive, EMA of the weights (decay 0.99)": partial(_averaged, "ema", "adaptive"),
+    "ce, EMA of the weights (decay 0.99)": partial(_averaged, "ema", "ce"),
+    "adaptive, SWA over the last quarter": partial(_averaged, "swa", "adaptive"),
+    "ce, SWA over the last quarter": partial(_averaged, "swa", "ce"),
 }
 
 
