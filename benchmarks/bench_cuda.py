@@ -17,7 +17,6 @@ Synthetic data: 20 features, about 10 % minority. Run: ``python benchmarks/bench
 import argparse
 import time
 import warnings
-from unittest.mock import patch
 
 import numpy as np
 import torch
@@ -210,12 +209,6 @@ def main():
             seconds = loss_step(criterion, n, c, device)
             rows.append([name, f"{n} x {c}", f"{seconds * 1e3:.3f} ms",
                          f"{seconds / reference:.2f}"])
-            if name == "focal, with prior (default)" and on_cuda:
-                # The CPU's large-batch path (one log_softmax), for comparison.
-                with patch("sk_imbaloss.losses._two_cross_entropies", lambda logits: False):
-                    seconds = loss_step(criterion, n, c, device)
-                rows.append(["  same, one log_softmax (CPU's large path)", f"{n} x {c}",
-                             f"{seconds * 1e3:.3f} ms", f"{seconds / reference:.2f}"])
     table(rows, ["criterion", "logits", "forward+backward", "x cross_entropy"])
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """skorch callbacks used by :class:`~sk_imbaloss.ImbalancedNeuralClassifier`."""
 
+import inspect
 from collections.abc import Mapping
 
 import numpy as np
 import torch
 from sklearn.metrics import check_scoring, get_scorer
 from skorch.callbacks import Callback
+
+from ._batching import ArrayDataset
 
 __all__ = ["ImportanceHistory", "LabelScorer"]
 
@@ -40,7 +43,9 @@ class LabelScorer:
     ----------
     scoring : str, callable or None
         A name accepted by :func:`sklearn.metrics.get_scorer`, a scorer
-        ``scorer(net, X, y)``, or None for the net's ``score`` (accuracy).
+        ``scorer(net, X, y)``, or None for the net's ``score`` (accuracy). When the
+        fit has sample weights, a scorer that takes ``sample_weight`` (scikit-learn's
+        all do) is weighted by them, as the loss is.
     """
 
     def __init__(self, scoring):
@@ -54,16 +59,33 @@ class LabelScorer:
             scorer = get_scorer(self.scoring)
         else:
             scorer = check_scoring(net, self.scoring)
-        # BatchScoring hands over the batch as the network saw it: a tensor on the
-        # net's device, or {"X": ..., "sample_weight": ...} when the fit had weights.
-        # The scorer predicts from a host array (it counts rows, not weights, as
-        # EpochScoring does).
-        if isinstance(X, Mapping) and "X" in X:
+        # The rows come as the network saw them: the validation split, a batch tensor
+        # on the net's device, or {"X": ..., "sample_weight": ...} when the fit had
+        # weights, which then weigh the score as they weigh the loss.
+        sample_weight = None
+        if isinstance(X, ArrayDataset):  # EpochScoring's validation split
+            sample_weight = X.sample_weight
+        elif isinstance(X, Mapping) and "X" in X:  # BatchScoring's batch
+            sample_weight = X.get("sample_weight")
             X = X["X"]
         if torch.is_tensor(X):
             X = X.detach().cpu().numpy()
+        if torch.is_tensor(sample_weight):
+            sample_weight = sample_weight.detach().cpu().numpy()
         if y is not None:  # skorch allows a Dataset without targets
             if torch.is_tensor(y):
                 y = y.detach().cpu().numpy()
             y = net.classes_[np.asarray(y)]
-        return scorer(net, X, y)
+        if sample_weight is None or not _takes_sample_weight(scorer):
+            return scorer(net, X, y)
+        return scorer(net, X, y, sample_weight=sample_weight)
+
+
+def _takes_sample_weight(scorer):
+    """Whether ``scorer`` accepts ``sample_weight`` (scikit-learn's scorers do; a
+    plain ``scorer(net, X, y)`` callable is called without it)."""
+    try:
+        parameters = inspect.signature(scorer).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "sample_weight" or p.kind is p.VAR_KEYWORD for p in parameters)

@@ -2,6 +2,7 @@
 
 import inspect
 import math
+import threading
 from collections.abc import Mapping
 from contextlib import contextmanager
 from copy import deepcopy
@@ -48,6 +49,11 @@ __all__ = ["ImbalancedNeuralClassifier", "TrainingDivergedError", "CRITERIA"]
 
 #: Rows per batch at prediction, unless ``iterator_valid__batch_size`` says otherwise.
 _INFERENCE_BATCH_SIZE = 8192
+#: Held by every fit and partial_fit: torch's random generator (initial weights,
+#: shuffles, dropout) is process-wide, so fits in threads of one process (joblib's
+#: threading backend, a Dask worker with several threads) run one at a time, each
+#: reproducible. Re-entrant, for a fit started from inside another's callback.
+_FIT_LOCK = threading.RLock()
 
 #: ``max_epochs='auto'``: this many epochs, or more to make at least _AUTO_STEPS steps.
 _AUTO_EPOCHS = 40
@@ -85,6 +91,15 @@ def _same_value(old, new):
         return bool(old == new)
     except (TypeError, ValueError):  # objects whose == is not a truth value
         return False
+
+
+def _holds_numbers(column):
+    """Whether a DataFrame column of another dtype (object, say) holds numbers only."""
+    try:
+        np.asarray(column, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _snapshot(net, names):
@@ -405,6 +420,12 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             # A net pickled before the copy below existed: its parts were built with
             # the values it has now.
             self._built_params = _snapshot(self, _REBUILDING_PARAMS)
+        if self.initialized_:
+            # skorch rebuilds the module or criterion whenever a key naming them is
+            # set, to the same value too: a value set again is no change here.
+            current = self.get_params(deep=False)
+            kwargs = {key: value for key, value in kwargs.items()
+                      if key not in current or not _same_value(current[key], value)}
         super().set_params(**kwargs)
         if self.initialized_:
             # The top-level parameters configure parts of the net: as with skorch's own
@@ -478,7 +499,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                     patience=self.n_iter_no_change,
                     lower_is_better=False,
                     load_best=True,
-                    sink=print if self.verbose else _silent,
+                    sink=print,  # skorch prints to print only while net.verbose
                 )),
             ]
         return callbacks
@@ -493,7 +514,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             )
         dtypes = getattr(X, "dtypes", None)
         if dtypes is not None and hasattr(dtypes, "items"):
-            bad = [str(c) for c, dt in dtypes.items() if getattr(dt, "kind", "O") not in "biuf"]
+            bad = [str(c) for c, dt in dtypes.items()
+                   if getattr(dt, "kind", "O") not in "biuf" and not _holds_numbers(X[c])]
             if bad:
                 raise ValueError(
                     f"X has non-numeric columns {bad}; encode them first, e.g. with "
@@ -979,7 +1001,11 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             weights = X["sample_weight"]
         if not torch.is_tensor(y_true):
             y_true = to_tensor(y_true, device=self.device)
-        loss = self.criterion_(y_pred, y_true)
+        if weights is not None and isinstance(self.criterion_, AdaptiveCrossEntropy):
+            # The miss rates count a row as often as its weight, like the loss below.
+            loss = self.criterion_(y_pred, y_true, sample_weight=weights)
+        else:
+            loss = self.criterion_(y_pred, y_true)
         if loss.dim() == 0:
             if weights is not None:
                 raise ValueError(
@@ -1095,18 +1121,24 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
 
     @contextmanager
     def _seeded(self, offset=0):
-        """Seed torch for one fit and restore the global RNG state afterwards."""
-        if self.random_state is None:
-            self.split_seed_ = None
-            yield
-            return
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        self.split_seed_ = seed
-        device = torch.device(self.device)
-        devices = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed + offset)
-            yield
+        """Seed torch for one fit and restore the global RNG state afterwards.
+
+        Fits in one process take turns (``_FIT_LOCK``): torch's generator is
+        process-wide, and two fits in threads side by side would draw from each
+        other's stream.
+        """
+        with _FIT_LOCK:
+            if self.random_state is None:
+                self.split_seed_ = None
+                yield
+                return
+            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            self.split_seed_ = seed
+            device = torch.device(self.device)
+            devices = [device.index or 0] if device.type == "cuda" else []
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(seed + offset)
+                yield
 
     def _train(self, dataset, y, routing_method, fit_params):
         self.notify("on_train_begin", X=dataset, y=y)
@@ -1344,7 +1376,3 @@ class _QuietPrintLog(PrintLog):
     def on_epoch_end(self, net, **kwargs):
         if net.verbose:
             super().on_epoch_end(net, **kwargs)
-
-
-def _silent(*args, **kwargs):
-    """A ``sink`` that prints nothing (picklable, unlike a lambda)."""

@@ -257,6 +257,12 @@ def _compare(args):
         # distributed raises these when the scheduler cannot be reached.
         _error(f"cannot run on the scheduler {args.scheduler}: {exc}")
         return 1
+    reasons = results["error"].fillna("").astype(str)
+    if reasons.str.startswith("skipped:").all():
+        # Nothing was fitted: not a failure of the fits, a choice of methods.
+        unique = dict.fromkeys(r.removeprefix("skipped:").strip() for r in reasons)
+        _error(f"no chosen method applies to the data: {'; '.join(unique)}.")
+        return 1
     _print_failures(results)
     paths = write_report(results, args.out)
     _print_tables(results, datasets)

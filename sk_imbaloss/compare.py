@@ -242,7 +242,7 @@ def check_dataset(name, X, y, folds):
             f"Data set {name!r}: the minority class {label!r} has {n_minority} "
             f"sample(s), but {folds}-fold stratified cross-validation needs at least "
             f"{folds} (one per test fold)"
-            + ("; use fewer folds." if folds > 2 else "; it cannot be cross-validated.")
+            + ("; use fewer folds." if n_minority >= 2 else "; it cannot be cross-validated.")
         )
 
 
@@ -267,6 +267,7 @@ def _warm_up():
     """
     X = np.linspace(-1, 1, 16, dtype=np.float32).reshape(8, 2)
     ImbalancedNeuralClassifier(max_epochs=1, random_state=0).fit(X, np.arange(8) % 2)
+
 
 
 @contextmanager
@@ -363,8 +364,20 @@ def _dask_backend(address):
             "pip install sk_imbaloss[distributed]"
         ) from exc
     # Closing this client leaves the user's cluster running.
-    with Client(address), parallel_backend("dask"):
-        yield
+    with Client(address) as client:
+        threaded = sorted(w for w, n in client.nthreads().items() if n > 1)
+        if threaded:
+            # Jobs in threads of one process share torch's random generator, its
+            # thread count and the warning filters: their results would depend on
+            # which jobs happen to run side by side.
+            raise ValueError(
+                f"the Dask workers {threaded} run several threads each; jobs side by "
+                "side in one process share torch's random generator and thread count, "
+                "so the results would not be reproducible. Start the workers with one "
+                f"thread each: dask worker {address} --nthreads 1 --nworkers N."
+            )
+        with parallel_backend("dask"):
+            yield
 
 
 def run_comparison(
@@ -405,8 +418,11 @@ def run_comparison(
         Show a tqdm progress bar on stderr.
     scheduler : str, default=None
         Address of a Dask scheduler (``"tcp://host:8786"``); the jobs then run on its
-        workers through joblib's ``dask`` backend, as many at once as it has threads,
-        and ``n_jobs`` is not used. Needs ``pip install sk_imbaloss[distributed]``.
+        workers through joblib's ``dask`` backend, as many at once as it has workers,
+        and ``n_jobs`` is not used. Each worker must run one thread (``dask worker
+        ADDRESS --nthreads 1``; a ValueError says so otherwise): torch's random
+        generator and thread count are process-wide. Needs ``pip install
+        sk_imbaloss[distributed]``.
 
     Returns
     -------

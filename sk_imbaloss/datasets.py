@@ -119,6 +119,9 @@ def load_csv(path, target="target"):
         # pandas would rename the second to "name.1" and keep it: a repeated target
         # column would become a feature that holds the label.
         raise ValueError(f"{path}: repeated column names {repeated}; name every column once.")
+    # Column names as the header spells them but for surrounding spaces ("a, b, target").
+    frame.columns = header
+    target = target.strip()
 
     if target not in frame.columns:
         raise ValueError(

@@ -2,7 +2,7 @@
 
 Every criterion takes logits ``z`` of shape ``(N, C)`` and integer targets ``y`` of
 shape ``(N,)`` with values in ``[0, C)``, works in log space (stable at logits of
-magnitude 1e4) and supports ``reduction='mean' | 'sum' | 'none'`` like torch's own losses.
+magnitude 1e4; a float16 loss above 65504 is infinite, the dtype's limit) and supports ``reduction='mean' | 'sum' | 'none'`` like torch's own losses.
 
 ``weight`` is an optional per-class weight ``w`` of length ``C``; the per-sample loss is
 multiplied by ``w[y_i]`` and ``'mean'`` is the plain mean over the batch (unlike
@@ -28,17 +28,9 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 _HALF = (torch.float16, torch.bfloat16)
-#: Logits of at most this many elements count as a small batch (see FocalLoss).
+#: On the CPU, logits of more than this many elements take focal loss's one-log_softmax
+#: path (see FocalLoss._adjusted_and_raw_ce).
 _SMALL_BATCH_ELEMENTS = 4096
-
-
-def _two_cross_entropies(logits):
-    """Whether focal loss with a prior takes two fused cross entropies (see FocalLoss).
-
-    On the CPU for small batches; on a GPU at every size, where each operation costs
-    its launch far beyond the estimator's batches (measured in bench_cuda.py).
-    """
-    return logits.is_cuda or logits.numel() <= _SMALL_BATCH_ELEMENTS
 
 
 def _check_reduction(reduction):
@@ -185,9 +177,8 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
     ``CE(z_i + tau * log(prior), y_i) * (offset + importance[y_i])`` (times
     ``weight[y_i]`` when given), reduced over the batch. The update happens before the loss is computed
     and uses the raw logits ``z``, the ones a prediction uses. In evaluation mode
-    (``criterion.eval()``) the importance does not move. A sample counts as missed
-    when another class has a strictly higher logit; on an exact tie with the true
-    class it counts as right (torch's ``argmax`` would pick the lower index).
+    (``criterion.eval()``) the importance does not move. On an exact tie ``argmax``
+    picks the lower index, as in the seed.
 
     With ``offset=0`` and no ``prior`` (or ``tau=0``) this is the original rule
     exactly: cross entropy weighted by the moving false-negative rate. The defaults
@@ -258,37 +249,47 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
             self.importance = before.to(self.importance.device, torch.float32)
         return self
 
-    def _tally(self, logits, target):
+    def _tally(self, logits, target, sample_weight=None):
         """Per class, the samples missed and the samples in the batch: ``(misses,
-        counts)``, two tensors of length C on the logits' device."""
+        counts)``, two tensors of length C on the logits' device. With
+        ``sample_weight`` each sample counts its weight, as repeated rows would."""
         c = self.num_classes
-        logits = logits.detach()  # cheaper than a no_grad context on every batch
-        # A sample is missed when another class has a strictly higher logit (argmax
-        # != target, with ties counted as right); at 10 classes amax is cheaper than
-        # argmax on CPU.
-        missed = logits.gather(1, target[:, None]).squeeze(1) < logits.amax(dim=1)
+        # Prediction is argmax z, as in the seed: on an exact tie the lower index wins.
+        missed = logits.detach().argmax(dim=1) != target
         # One fixed-size scatter_add_ tallies both counts: slot y for a sample of
         # class y predicted right, slot C + y for one missed. Unlike unique, bincount
         # or boolean masks, nothing waits for the device to report a shape.
         slots = target.add(missed, alpha=c)
         tallies = torch.zeros(2 * c, dtype=self.importance.dtype, device=logits.device)
-        tallies.scatter_add_(0, slots, torch.ones_like(slots, dtype=tallies.dtype))
+        if sample_weight is None:
+            each = torch.ones_like(slots, dtype=tallies.dtype)
+        else:
+            each = sample_weight.detach().to(tallies.dtype)
+        tallies.scatter_add_(0, slots, each)
         misses = tallies[c:]
         return misses, tallies[:c] + misses
 
-    def _update_importance(self, logits, target):
-        misses, counts = self._tally(logits, target)
+    def _update_importance(self, logits, target, sample_weight=None):
+        misses, counts = self._tally(logits, target, sample_weight)
         # importance + a * (fnr - importance) = a * fnr + (1 - a) * importance, with
-        # a = alpha for the classes in the batch and 0 (no change) for absent ones
-        # (counts are whole numbers, so clamp(max=1) is 1 where a class is present).
-        self.importance.lerp_(misses / counts.clamp(min=1), counts.clamp(max=1) * self.alpha)
+        # a = alpha for the classes in the batch and 0 (no change) for absent ones,
+        # and for classes whose samples all weigh 0.
+        rate = misses / counts.clamp(min=torch.finfo(counts.dtype).tiny)
+        self.importance.lerp_(rate, (counts > 0).to(rate.dtype) * self.alpha)
 
-    def forward(self, logits, target):
+    def forward(self, logits, target, sample_weight=None):
+        """The loss; ``sample_weight`` (N,), if given, weights the miss rates only
+        (multiply the per-sample loss by it yourself, e.g. with ``reduction='none'``)."""
         target = _check_inputs(logits, target, self.num_classes)
+        if sample_weight is not None and sample_weight.shape != target.shape:
+            raise ValueError(
+                f"sample_weight has shape {tuple(sample_weight.shape)}; expected "
+                f"({target.shape[0]},), one weight per sample."
+            )
         if logits.dtype in _HALF and self.logit_shift is not None:
-            return self.forward(logits.float(), target).to(logits.dtype)
+            return self.forward(logits.float(), target, sample_weight).to(logits.dtype)
         if self.training:
-            self._update_importance(logits, target)
+            self._update_importance(logits, target, sample_weight)
         # A new tensor even for offset 0: cross_entropy keeps its weight for the backward
         # pass, and the next training call updates the importance in place.
         weight = self.importance + self.offset
@@ -363,19 +364,17 @@ class FocalLoss(_WeightedCriterion):
         A small batch (the estimator's 128 rows), or any batch on a GPU, takes two
         fused ``cross_entropy`` calls: there each operation costs its dispatch or
         launch, not its arithmetic. A large one on the CPU takes one ``log_softmax``
-        and ``CE(z + s)_i = CE(z)_i - s_y + log(sum_c softmax(z)_ic * exp(s_c))``, with
-        ``m = max(s)`` factored out so that the sum is at least the probability of the
-        most frequent class times 1 and its log stays finite for any logits. Measured
-        in bench_loss_step.py (CPU) and bench_cuda.py (GPU).
+        and ``CE(z + s)_i = CE(z)_i - s_y + logsumexp_c(log softmax(z)_ic + s_c)``,
+        stable for any finite logits and shift. Measured in bench_loss_step.py (CPU)
+        and bench_cuda.py (GPU).
         """
         shift = self._shift(logits)
-        if _two_cross_entropies(logits):
+        if logits.device.type != "cpu" or logits.numel() <= _SMALL_BATCH_ELEMENTS:
             ce = F.cross_entropy(logits + shift, target, reduction="none")
             return ce, F.cross_entropy(logits, target, reduction="none")
         log_p = F.log_softmax(logits, dim=1)
         raw_ce = -log_p.gather(1, target[:, None]).squeeze(1)
-        top = shift.max()
-        ce = raw_ce - shift[target] + top + torch.log(log_p.exp() @ torch.exp(shift - top))
+        ce = raw_ce - shift[target] + torch.logsumexp(log_p + shift, dim=1)
         return ce, raw_ce
 
     def extra_repr(self):

@@ -383,17 +383,23 @@ def _horizontal():
 
 
 def _cd_diagram(results, test, path, alpha):
-    """Critical-difference diagram: average ranks, non-significant pairs joined."""
+    """Critical-difference diagram: average ranks, non-significant pairs joined; writes
+    it to ``path`` and returns the figure."""
     import scikit_posthocs
 
     Figure = _import_figure()
     ranks = average_ranks(results, test.metric)
     fig = Figure(figsize=(8, 0.35 * len(ranks) + 1.2), layout="constrained")
     ax = fig.subplots()
-    scikit_posthocs.critical_difference_diagram(ranks, test.posthoc, alpha=alpha, ax=ax)
+    # The ranks as the summary gives them (the default format, {rank:.2g}, shows 10.67
+    # as 11).
+    scikit_posthocs.critical_difference_diagram(
+        ranks, test.posthoc, alpha=alpha, ax=ax,
+        label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}")
     ax.set_title(f"{METRIC_NAMES[test.metric]}: average rank (Nemenyi, α = {alpha})",
                  pad=25)
     fig.savefig(path, dpi=120)
+    return fig
 
 
 def _write_figures(results, out_dir, metrics, tests, alpha):

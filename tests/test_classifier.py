@@ -1007,3 +1007,88 @@ def test_classes_parameter_fixes_the_label_set(binary_data):
     assert clf.predict_proba(X).shape == (len(X), 3)
     with pytest.raises(ValueError, match="not seen"):
         ImbalancedNeuralClassifier(classes=[0, 2], **FAST).fit(X, y)
+
+
+# ---------------------------------------------------------------- review fixes
+def test_fits_in_threads_reproduce_the_fits_run_one_after_another():
+    # torch's generator is process-wide: threaded fits take turns, each reproducible.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(1000, 10, weights=[0.8], random_state=0)
+
+    def fit(seed):
+        return ImbalancedNeuralClassifier(max_epochs=5, random_state=seed).fit(X, y)
+
+    alone = [fit(seed).predict_proba(X) for seed in (0, 1)]
+    with ThreadPoolExecutor(2) as pool:
+        threaded = [clf.predict_proba(X) for clf in pool.map(fit, (0, 1))]
+    for a, b in zip(alone, threaded):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_early_stopping_score_is_weighted_by_the_sample_weights():
+    from sklearn.datasets import make_classification
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import train_test_split
+
+    X, y = make_classification(400, 5, random_state=0)
+    noise = np.random.RandomState(0).rand(400) < 0.4
+    y_noisy, weight = np.where(noise, 1 - y, y), (~noise).astype(float)
+    clf = ImbalancedNeuralClassifier(max_epochs=1, random_state=0, early_stopping=True,
+                                     validation_fraction=0.5)
+    clf.fit(X, y_noisy, sample_weight=weight)
+    _, valid = train_test_split(np.arange(400), test_size=0.5, stratify=y_noisy,
+                                random_state=clf.split_seed_)
+    expected = balanced_accuracy_score(y_noisy[valid], clf.predict(X[valid]),
+                                       sample_weight=weight[valid])
+    assert clf.history[-1, "valid_score"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("criterion", ["adaptive", "adaptive-seed"])
+def test_rows_of_weight_zero_do_not_move_the_importance(binary_data, criterion):
+    # One full batch: the importance moves once, on the first predictions, which the
+    # extra rows of weight 0 must not change.
+    X, y = binary_data
+    rng = np.random.RandomState(1)
+    X_extra, y_extra = rng.randn(300, X.shape[1]).astype(np.float32), 1 - y
+    settings = dict(criterion=criterion, alpha=0.5, batch_size=-1, max_epochs=1,
+                    random_state=0, shuffle=False, dropout=0.0)  # no masks drawn per row
+    alone = ImbalancedNeuralClassifier(**settings).fit(X, y)
+    padded = ImbalancedNeuralClassifier(**settings).fit(
+        np.vstack([X, X_extra]), np.r_[y, y_extra],
+        sample_weight=np.r_[np.ones(len(y)), np.zeros(len(y))])
+    np.testing.assert_allclose(padded.importance_, alone.importance_, rtol=1e-6)
+
+
+def test_setting_module_or_criterion_to_their_values_keeps_the_training(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(max_epochs=20, random_state=0).fit(X, y)
+    proba, importance = clf.predict_proba(X), clf.importance_.copy()
+    clf.set_params(module=None, criterion="adaptive")
+    clf.set_params(**clf.get_params(deep=False))
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+    np.testing.assert_array_equal(clf.criterion_.importance.numpy(), importance)
+    clf.set_params(criterion="focal")  # a change still rebuilds
+    assert isinstance(clf.criterion_, FocalLoss)
+
+
+def test_early_stopping_messages_follow_verbose_at_fit_time(binary_data, capsys):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(max_epochs=60, early_stopping=True, n_iter_no_change=2,
+                                     lr=0.2, random_state=0, warm_start=True).fit(X, y)
+    assert capsys.readouterr().out == ""
+    clf.set_params(verbose=1).fit(X, y)
+    assert "Stopping since valid_score has not improved" in capsys.readouterr().out
+
+
+def test_dataframe_column_of_numbers_in_object_dtype_is_accepted(binary_data):
+    X, y = binary_data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    mixed = frame.astype({"f0": object})
+    a = ImbalancedNeuralClassifier(**FAST).fit(frame, y).predict_proba(frame)
+    b = ImbalancedNeuralClassifier(**FAST).fit(mixed, y).predict_proba(mixed)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"non-numeric columns \['f0'\]"):
+        ImbalancedNeuralClassifier(**FAST).fit(frame.assign(f0="a"), y)

@@ -240,3 +240,34 @@ def test_methods_with_failed_folds_are_named_under_their_table(tmp_path, capsys)
     assert status == 0
     assert "smote on few: 1/2 folds failed or skipped" in captured.err
     assert "(folds scored, where some failed: smote 1)" in captured.out
+
+
+def test_every_method_skipped_is_named_not_called_a_failure(tmp_path, capsys):
+    from sklearn.datasets import load_iris
+
+    load_iris(as_frame=True).frame.to_csv(tmp_path / "iris.csv", index=False)
+    status = main(["compare", str(tmp_path / "iris.csv"), "--methods", "margin",
+                   "--out", str(tmp_path / "out"), *FAST])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "no chosen method applies to the data: margin is binary only" in err
+    assert "every fit failed" not in err
+
+
+def test_header_with_spaces_after_the_commas_is_read(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    lines = ["a, b, target"] + [f"{x:.3f}, {z:.3f}, {int(i % 4 == 0)}"
+                                for i, (x, z) in enumerate(rng.normal(size=(40, 2)))]
+    (tmp_path / "spaced.csv").write_text("\n".join(lines) + "\n")
+    status = main(["compare", str(tmp_path / "spaced.csv"), "--methods", "logreg-balanced",
+                   "--out", str(tmp_path / "out"), *FAST])
+    assert status == 0, capsys.readouterr().err
+
+
+def test_a_single_minority_row_is_not_advised_fewer_folds(tmp_path, capsys):
+    frame = pd.DataFrame({"a": np.arange(40.0), "target": [0] * 39 + [1]})
+    frame.to_csv(tmp_path / "one.csv", index=False)
+    main(["compare", str(tmp_path / "one.csv"), "--methods", "ce", "--out",
+          str(tmp_path / "out"), "--folds", "5", "--max-epochs", "3", "--no-progress"])
+    err = capsys.readouterr().err
+    assert "it cannot be cross-validated" in err and "use fewer folds" not in err

@@ -170,6 +170,16 @@ def test_dask_scheduler_gives_the_local_results(diabetes, baseline, cluster):
     pd.testing.assert_frame_equal(_scores(remote), _scores(baseline))
 
 
+def test_dask_workers_with_several_threads_are_refused(diabetes):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
+        host="127.0.0.1", dashboard_address=None,
+    ) as threaded, pytest.raises(ValueError, match="--nthreads 1"):
+        run_comparison([diabetes], SUBSET, seed=0, scheduler=threaded.scheduler_address,
+                       **FAST)
+
+
 def test_grid_search_on_dask(diabetes, cluster):
     from distributed import Client
     from joblib import parallel_backend

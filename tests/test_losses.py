@@ -422,11 +422,41 @@ def test_property_margin_is_gated_cross_entropy(n, margin, scale, seed):
     torch.testing.assert_close(got[uncertain], ce[uncertain])
 
 
-def test_adaptive_counts_an_exact_tie_with_the_true_class_as_right():
+def test_adaptive_breaks_exact_ties_as_the_seeds_argmax():
+    # All-equal logits (a zero-initialised output layer): argmax picks class 0, so
+    # every sample of another class is missed, as in the seed.
+    logits, target = torch.zeros(4, 3), torch.tensor([0, 1, 2, 2])
+    ours, ref = AdaptiveCrossEntropy(3, alpha=0.5, offset=0.0), WeightedLoss(3, alpha=0.5)
+    torch.testing.assert_close(ours(logits, target), ref(logits, target))
+    torch.testing.assert_close(ours.importance, torch.tensor([0.5, 1.0, 1.0]))
+
+
+def test_adaptive_miss_rates_count_sample_weights_like_repeated_rows():
+    g = torch.Generator().manual_seed(3)
+    logits, target = random_batch(g, 40, 3)
+    weight = torch.randint(0, 3, (40,), generator=g).float()  # 0, 1 or 2 per row
+    weighted = AdaptiveCrossEntropy(3, alpha=0.3)
+    weighted(logits, target, sample_weight=weight)
+    repeated = AdaptiveCrossEntropy(3, alpha=0.3)
+    rows = torch.repeat_interleave(torch.arange(40), weight.long())
+    repeated(logits[rows], target[rows])
+    torch.testing.assert_close(weighted.importance, repeated.importance)
+
+
+def test_adaptive_class_whose_rows_all_weigh_zero_keeps_its_importance():
     loss = AdaptiveCrossEntropy(2, alpha=1.0)
-    loss(torch.tensor([[1.0, 1.0], [2.0, 1.0]]), torch.tensor([1, 1]))
-    # sample 0 ties (right), sample 1 is missed: fnr of class 1 is 1/2
-    torch.testing.assert_close(loss.importance, torch.tensor([1.0, 0.5]))
+    logits = torch.tensor([[2.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
+    loss(logits, torch.tensor([1, 1, 0]), sample_weight=torch.tensor([0.0, 0.0, 1.0]))
+    # class 1's rows weigh nothing: it is absent; class 0's one row is missed
+    torch.testing.assert_close(loss.importance, torch.tensor([1.0, 1.0]))
+    loss(logits, torch.tensor([1, 1, 1]), sample_weight=torch.tensor([0.0, 0.0, 1.0]))
+    torch.testing.assert_close(loss.importance, torch.tensor([1.0, 0.0]))
+
+
+def test_adaptive_sample_weight_of_another_shape_is_a_clear_error():
+    with pytest.raises(ValueError, match="one weight per sample"):
+        AdaptiveCrossEntropy(2)(torch.zeros(3, 2), torch.tensor([0, 1, 0]),
+                                sample_weight=torch.ones(2))
 
 
 # ---------------------------------------------------------------- logit adjustment
@@ -502,8 +532,25 @@ def test_adaptive_offset_weighs_each_class_by_one_plus_importance():
 
 
 # Focal loss with a prior takes two cross entropies on small batches and one
-# log_softmax on large ones (more than 4096 logits): every check runs on both.
+# log_softmax on large ones on the CPU (more than 4096 logits): every check runs on both.
 BATCHES = pytest.mark.parametrize("rows", [256, 4096], ids=["small", "large"])
+
+
+@pytest.mark.parametrize("tau", [20.0, 25.0])
+@pytest.mark.parametrize("rows", [2048, 2049])
+def test_logit_adjusted_focal_is_finite_under_a_large_shift(tau, rows):
+    # tau * log(0.99 / 0.01) is 92 to 115, beyond float32's exp range: the loss on a
+    # confidently wrong row stays exact (CE of the adjusted logits) with gradient
+    # [-1, 1], on batches of 4096 and 4098 logits alike (the two paths).
+    logits = torch.tensor([[-100.0, 100.0]]).repeat(rows, 1).requires_grad_()
+    target = torch.zeros(rows, dtype=torch.long)
+    loss = FocalLoss(2.0, prior=torch.tensor([0.99, 0.01]), tau=tau, reduction="none")
+    value = loss(logits, target)
+    value.sum().backward()
+    shift = tau * torch.log(torch.tensor([0.99, 0.01], dtype=torch.float64))
+    expected = F.cross_entropy(logits.detach().double()[:1] + shift, target[:1])
+    torch.testing.assert_close(value[0].double(), expected, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(logits.grad, torch.tensor([[-1.0, 1.0]]).repeat(rows, 1))
 
 
 @BATCHES

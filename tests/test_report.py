@@ -180,3 +180,21 @@ def test_report_without_the_extras(results, tmp_path, monkeypatch):
     summary = (tmp_path / "summary.md").read_text()
     assert "pip install sk_imbaloss[report]" in summary
     assert "Friedman χ² = " in summary  # scipy still runs the test itself
+
+
+def test_cd_diagram_labels_show_the_ranks_of_the_summary(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("scikit_posthocs")
+    from sk_imbaloss.report import _cd_diagram
+
+    # 12 methods on 3 data sets: m11 ranks 12.00, m10 10.67 (not "11"), m09 10.33
+    rng = np.random.RandomState(0)
+    scores = {f"d{d}": {f"m{m:02d}": 1.0 - m / 20 + rng.rand() * 1e-3 for m in range(12)}
+              for d in range(3)}
+    scores["d0"]["m10"], scores["d0"]["m09"] = scores["d0"]["m09"], scores["d0"]["m10"]
+    results = _toy(scores)
+    ranks = average_ranks(results, "g_mean")
+    assert ranks["m10"] == pytest.approx(32 / 3)  # ranks 10, 11, 11
+    fig = _cd_diagram(results, friedman(results, "g_mean"), tmp_path / "cd.png", 0.05)
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "(10.67) m10" in texts and "(10.33) m09" in texts and "(12.00) m11" in texts
