@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from sklearn.metrics import check_scoring, get_scorer
 from skorch.callbacks import Callback
+from torch.utils.data import Subset
 
 from ._batching import ArrayDataset
 
@@ -46,10 +47,16 @@ class LabelScorer:
         ``scorer(net, X, y)``, or None for the net's ``score`` (accuracy). When the
         fit has sample weights, a scorer that takes ``sample_weight`` (scikit-learn's
         all do) is weighted by them, as the loss is.
+    weighted : bool, default=True
+        Whether to weight the score by the fit's sample weights. The classifier turns
+        it off for ``EpochScoring(on_train=True)``, which scores the training rows in
+        the order of the epoch's shuffled batches (their weights are in the data
+        set's order).
     """
 
-    def __init__(self, scoring):
+    def __init__(self, scoring, weighted=True):
         self.scoring = scoring
+        self.weighted = weighted
         # skorch names a scoring callback after its scorer's __name__
         self.__name__ = scoring if isinstance(scoring, str) else getattr(
             scoring, "__name__", "score")
@@ -62,12 +69,12 @@ class LabelScorer:
         # The rows come as the network saw them: the validation split, a batch tensor
         # on the net's device, or {"X": ..., "sample_weight": ...} when the fit had
         # weights, which then weigh the score as they weigh the loss.
-        sample_weight = None
-        if isinstance(X, ArrayDataset):  # EpochScoring's validation split
-            sample_weight = X.sample_weight
-        elif isinstance(X, Mapping) and "X" in X:  # BatchScoring's batch
+        sample_weight = _weights_of(X)  # EpochScoring's data set (or a Subset of it)
+        if isinstance(X, Mapping) and "X" in X:  # BatchScoring's batch
             sample_weight = X.get("sample_weight")
             X = X["X"]
+        if not self.weighted:
+            sample_weight = None
         if torch.is_tensor(X):
             X = X.detach().cpu().numpy()
         if torch.is_tensor(sample_weight):
@@ -79,6 +86,17 @@ class LabelScorer:
         if sample_weight is None or not _takes_sample_weight(scorer):
             return scorer(net, X, y)
         return scorer(net, X, y, sample_weight=sample_weight)
+
+
+def _weights_of(dataset):
+    """The sample weights of an ``ArrayDataset``'s rows, or of a ``Subset``'s, in its
+    order; None for other data or without weights."""
+    if isinstance(dataset, ArrayDataset):
+        return dataset.sample_weight
+    if isinstance(dataset, Subset):
+        inner = _weights_of(dataset.dataset)
+        return None if inner is None else inner[np.asarray(dataset.indices)]
+    return None
 
 
 def _takes_sample_weight(scorer):

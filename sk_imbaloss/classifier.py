@@ -3,6 +3,8 @@
 import inspect
 import math
 import threading
+import warnings
+from collections import Counter
 from collections.abc import Mapping
 from contextlib import contextmanager
 from copy import deepcopy
@@ -49,11 +51,26 @@ __all__ = ["ImbalancedNeuralClassifier", "TrainingDivergedError", "CRITERIA"]
 
 #: Rows per batch at prediction, unless ``iterator_valid__batch_size`` says otherwise.
 _INFERENCE_BATCH_SIZE = 8192
-#: Held by every fit and partial_fit: torch's random generator (initial weights,
-#: shuffles, dropout) is process-wide, so fits in threads of one process (joblib's
-#: threading backend, a Dask worker with several threads) run one at a time, each
-#: reproducible. Re-entrant, for a fit started from inside another's callback.
-_FIT_LOCK = threading.RLock()
+#: Threads of this process with a fit running (thread id -> depth), to warn when a
+#: seeded fit runs beside another: torch's random generator is process-wide.
+_FITTING = Counter()
+_FITTING_LOCK = threading.Lock()
+
+
+@contextmanager
+def _running_fit():
+    """Register this thread's fit; yield whether a fit runs in another thread."""
+    me = threading.get_ident()
+    with _FITTING_LOCK:
+        beside = any(thread != me for thread in _FITTING)
+        _FITTING[me] += 1
+    try:
+        yield beside
+    finally:
+        with _FITTING_LOCK:
+            _FITTING[me] -= 1
+            if not _FITTING[me]:
+                del _FITTING[me]
 
 #: ``max_epochs='auto'``: this many epochs, or more to make at least _AUTO_STEPS steps.
 _AUTO_EPOCHS = 40
@@ -79,6 +96,9 @@ def _same_value(old, new):
         return True
     old, new = (v.item() if isinstance(v, np.generic | np.ndarray) and np.ndim(v) == 0
                 else v for v in (old, new))  # numpy scalars and 0-d arrays as Python's
+    if torch.is_tensor(old) or torch.is_tensor(new):
+        return (torch.is_tensor(old) and torch.is_tensor(new) and old.shape == new.shape
+                and old.dtype == new.dtype and torch.equal(old.cpu(), new.cpu()))
     sequences = (list, tuple, np.ndarray)
     if isinstance(old, sequences) and isinstance(new, sequences):
         return len(old) == len(new) and all(map(_same_value, old, new))
@@ -89,7 +109,7 @@ def _same_value(old, new):
         return False
     try:
         return bool(old == new)
-    except (TypeError, ValueError):  # objects whose == is not a truth value
+    except (TypeError, ValueError, RuntimeError):  # == is not a truth value
         return False
 
 
@@ -420,13 +440,20 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             # A net pickled before the copy below existed: its parts were built with
             # the values it has now.
             self._built_params = _snapshot(self, _REBUILDING_PARAMS)
-        if self.initialized_:
-            # skorch rebuilds the module or criterion whenever a key naming them is
-            # set, to the same value too: a value set again is no change here.
-            current = self.get_params(deep=False)
-            kwargs = {key: value for key, value in kwargs.items()
-                      if key not in current or not _same_value(current[key], value)}
-        super().set_params(**kwargs)
+        if not self.initialized_:
+            return super().set_params(**kwargs)
+        # skorch rebuilds a part whenever a key naming it is set, to the same value too
+        # (module, criterion, optimizer, compile, callbacks): a key set to its value
+        # again is no change here. lr and optimizer__* act on the optimizer's live
+        # state (a scheduler may have moved it), so they always go through.
+        current = self.get_params(deep=False)
+        kwargs = {key: value for key, value in kwargs.items()
+                  if key == "lr" or key.startswith("optimizer__") or key not in current
+                  or not _same_value(current[key], value)}
+        # skorch's own rebuilds (module__*, criterion__*, ...) are all or nothing too: a
+        # failed one leaves the parameters and the parts as they were.
+        with self._restored_on_error((*_BUILT_PARTS, *kwargs)):
+            super().set_params(**kwargs)
         if self.initialized_:
             # The top-level parameters configure parts of the net: as with skorch's own
             # module__* / criterion__* / optimizer__* parameters, changing them on an
@@ -960,6 +987,10 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                 callback.scoring_, LabelScorer
             ):
                 callback.scoring_ = LabelScorer(callback.scoring_)
+            if isinstance(callback, EpochScoring) and callback.on_train:
+                # It scores the training rows in the epoch's shuffled order, while
+                # their weights are in the data set's: scored unweighted.
+                callback.scoring_ = LabelScorer(callback.scoring_.scoring, weighted=False)
         self.listeners_ = {}
         return self
 
@@ -1123,11 +1154,17 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
     def _seeded(self, offset=0):
         """Seed torch for one fit and restore the global RNG state afterwards.
 
-        Fits in one process take turns (``_FIT_LOCK``): torch's generator is
-        process-wide, and two fits in threads side by side would draw from each
-        other's stream.
+        torch's generator is process-wide: two fits in threads side by side draw from
+        each other's stream, and a seeded fit that starts beside another says so.
         """
-        with _FIT_LOCK:
+        with _running_fit() as beside:
+            if self.random_state is not None and beside:
+                warnings.warn(
+                    "random_state cannot make this fit reproducible: another fit is "
+                    "running in a thread of this process, and torch's random generator "
+                    "(initial weights, shuffles, dropout) is process-wide. Run fits side "
+                    "by side in processes (joblib's default backend, Dask workers with "
+                    "--nthreads 1).", RuntimeWarning, stacklevel=4)
             if self.random_state is None:
                 self.split_seed_ = None
                 yield

@@ -112,7 +112,7 @@ def build_parser():
     compare.add_argument(
         "--scheduler", metavar="ADDRESS",
         help="run the fits on a Dask cluster, e.g. tcp://127.0.0.1:8786 "
-             "(needs pip install sk_imbaloss[distributed])",
+             "(needs pip install \"dask[distributed]\")",
     )
     compare.add_argument("--out", type=Path, default=Path("compare-results"), metavar="DIR",
                          help="folder for the results (default: compare-results)")

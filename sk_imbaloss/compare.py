@@ -361,7 +361,7 @@ def _dask_backend(address):
     except ImportError as exc:
         raise ImportError(
             "Running on a Dask scheduler needs the 'distributed' package: "
-            "pip install sk_imbaloss[distributed]"
+            "pip install \"dask[distributed]\" (the \"distributed\" extra)"
         ) from exc
     # Closing this client leaves the user's cluster running.
     with Client(address) as client:
@@ -422,7 +422,7 @@ def run_comparison(
         and ``n_jobs`` is not used. Each worker must run one thread (``dask worker
         ADDRESS --nthreads 1``; a ValueError says so otherwise): torch's random
         generator and thread count are process-wide. Needs ``pip install
-        sk_imbaloss[distributed]``.
+        "dask[distributed]"``.
 
     Returns
     -------

@@ -6,7 +6,7 @@ over data sets, the Friedman test asks whether any method differs, and a Nemenyi
 post-hoc test (shown as a critical-difference diagram) says which pairs do.
 
 The figures and the post-hoc test need the ``report`` extra
-(``pip install sk_imbaloss[report]``: matplotlib and scikit-posthocs); without it the
+(``pip install ".[report]"`` in the repository: matplotlib and scikit-posthocs); without it the
 CSV and the markdown summary are still written.
 """
 
@@ -45,7 +45,7 @@ METRIC_NAMES = {
     "fit_seconds": "fit seconds",
 }
 
-_EXTRA_HINT = "pip install sk_imbaloss[report]"
+_EXTRA_HINT = 'pip install matplotlib scikit-posthocs (the "report" extra: pip install ".[report]" in the repository)'
 
 
 # ---------------------------------------------------------------------- tables

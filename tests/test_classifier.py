@@ -820,12 +820,20 @@ def test_setting_back_after_a_failed_set_params_keeps_the_training(binary_data):
     assert clf.module_ is module and clf.criterion_ is criterion
 
 
-def test_values_set_but_not_built_are_built_before_training(binary_data):
+def test_a_refused_set_params_sets_nothing(binary_data):
     X, y = binary_data
     clf = ImbalancedNeuralClassifier(hidden_units=(16,), **FAST).fit(X, y)
     with pytest.raises(ValueError):  # skorch refuses foo__bar after setting the others
         clf.set_params(hidden_units=(32,), alpha=0.5, foo__bar=1)
-    assert clf.hidden_units == (32,) and clf.module_.layers[0].out_features == 16
+    assert clf.hidden_units == (16,) and clf.alpha == 0.01
+    clf.partial_fit(X, y)
+    assert clf.module_.layers[0].out_features == 16 and clf.criterion_.alpha == 0.01
+
+
+def test_values_assigned_but_not_built_are_built_before_training(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(hidden_units=(16,), **FAST).fit(X, y)
+    clf.hidden_units, clf.alpha = (32,), 0.5  # attributes, not set_params
     clf.partial_fit(X, y)
     assert clf.module_.layers[0].out_features == 32 and clf.criterion_.alpha == 0.5
 
@@ -1010,22 +1018,52 @@ def test_classes_parameter_fixes_the_label_set(binary_data):
 
 
 # ---------------------------------------------------------------- review fixes
-def test_fits_in_threads_reproduce_the_fits_run_one_after_another():
-    # torch's generator is process-wide: threaded fits take turns, each reproducible.
+def test_a_seeded_fit_beside_another_in_a_thread_says_it_is_not_reproducible():
+    # torch's generator is process-wide: the fit that starts second warns. A barrier
+    # in on_train_begin holds both fits running at once.
+    import threading
+    import warnings
     from concurrent.futures import ThreadPoolExecutor
 
     from sklearn.datasets import make_classification
 
-    X, y = make_classification(1000, 10, weights=[0.8], random_state=0)
+    X, y = make_classification(300, 5, random_state=0)
+    barrier = threading.Barrier(2, timeout=30)
+
+    class Meet(Callback):
+        def on_train_begin(self, net, **kwargs):
+            barrier.wait()
 
     def fit(seed):
-        return ImbalancedNeuralClassifier(max_epochs=5, random_state=seed).fit(X, y)
+        return ImbalancedNeuralClassifier(max_epochs=2, random_state=seed,
+                                          callbacks=[("meet", Meet())]).fit(X, y)
 
-    alone = [fit(seed).predict_proba(X) for seed in (0, 1)]
-    with ThreadPoolExecutor(2) as pool:
-        threaded = [clf.predict_proba(X) for clf in pool.map(fit, (0, 1))]
-    for a, b in zip(alone, threaded):
-        np.testing.assert_array_equal(a, b)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(fit, (0, 1)))
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert sum("another fit is running in a thread" in m for m in messages) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # one after another: no warning
+        ImbalancedNeuralClassifier(max_epochs=2, random_state=0).fit(X, y)
+
+
+def test_nested_fits_in_threads_from_a_callback_finish():
+    # A callback that runs fits in other threads and waits for them must not hang.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(200, 5, random_state=0)
+
+    class Inner(Callback):
+        def on_train_end(self, net, **kwargs):
+            with ThreadPoolExecutor(2) as pool:
+                list(pool.map(lambda s: ImbalancedNeuralClassifier(max_epochs=1).fit(X, y),
+                              (0, 1)))
+
+    ImbalancedNeuralClassifier(max_epochs=1, callbacks=[("inner", Inner())]).fit(X, y)
 
 
 def test_early_stopping_score_is_weighted_by_the_sample_weights():
@@ -1092,3 +1130,80 @@ def test_dataframe_column_of_numbers_in_object_dtype_is_accepted(binary_data):
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match=r"non-numeric columns \['f0'\]"):
         ImbalancedNeuralClassifier(**FAST).fit(frame.assign(f0="a"), y)
+
+
+def test_set_params_lr_and_tensors_reach_the_optimizer_and_criterion(binary_data):
+    from skorch.callbacks import LRScheduler
+    from torch.optim.lr_scheduler import StepLR
+
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(max_epochs=3, random_state=0, lr=0.1, callbacks=[
+        ("s", LRScheduler(StepLR, step_size=1, gamma=0.1))]).fit(X, y)
+    assert clf.optimizer_.param_groups[0]["lr"] == pytest.approx(1e-4)
+    clf.set_params(lr=0.1)  # the stored value, but the optimizer's has decayed
+    assert clf.optimizer_.param_groups[0]["lr"] == pytest.approx(0.1)
+    clf = ImbalancedNeuralClassifier(criterion=nn.CrossEntropyLoss, max_epochs=2,
+                                     criterion__weight=torch.tensor([1.0, 5.0])).fit(X, y)
+    clf.set_params(criterion__weight=torch.tensor([1.0, 2.0]))
+    torch.testing.assert_close(clf.criterion_.weight, torch.tensor([1.0, 2.0]))
+
+
+def test_a_failed_module_rebuild_leaves_the_parameters_and_the_net(binary_data):
+    class Net(nn.Module):
+        def __init__(self, width=8):
+            super().__init__()
+            self.layers = nn.Sequential(nn.Linear(8, width), nn.ReLU(), nn.Linear(width, 2))
+
+        def forward(self, X):
+            return self.layers(X)
+
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(module=Net, module__width=8, max_epochs=3,
+                                     random_state=0).fit(X, y)
+    module, proba = clf.module_, clf.predict_proba(X)
+    for _ in range(2):  # the same bad value fails every time
+        with pytest.raises(RuntimeError):
+            clf.set_params(module__width=-1)
+        assert clf.get_params()["module__width"] == 8 and clf.module_ is module
+    clf.set_params(module__width=8)  # its value: the training stays
+    assert clf.module_ is module
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+
+
+def test_validation_score_of_a_user_split_is_weighted():
+    from skorch.dataset import ValidSplit
+    from sklearn.datasets import make_classification
+    from sklearn.metrics import balanced_accuracy_score
+
+    X, y = make_classification(300, 5, weights=[0.85], random_state=0)
+    weight = np.random.RandomState(1).rand(len(y)) ** 4
+    seen = {}
+
+    class Keep(Callback):  # the validation rows skorch scored
+        def on_epoch_end(self, net, dataset_valid=None, **kwargs):
+            seen["index"] = np.asarray(dataset_valid.indices)
+
+    clf = ImbalancedNeuralClassifier(
+        max_epochs=1, random_state=0, early_stopping=True,
+        train_split=ValidSplit(5, stratified=True), callbacks=[("keep", Keep())],
+    ).fit(X, y, sample_weight=weight)
+    index = seen["index"]
+    expected = balanced_accuracy_score(y[index], clf.predict(X[index]),
+                                       sample_weight=weight[index])
+    assert clf.history[-1, "valid_score"] == pytest.approx(expected)
+
+
+def test_training_score_of_shuffled_weighted_batches_is_the_unweighted_score():
+    # EpochScoring(on_train=True) scores the rows in the epoch's shuffled order, so it
+    # cannot pair them with their weights: it scores them unweighted, rightly.
+    from skorch.callbacks import EpochScoring
+    from sklearn.datasets import make_classification
+    from sklearn.metrics import accuracy_score
+
+    X, y = make_classification(300, 5, weights=[0.85], random_state=0)
+    weight = np.random.RandomState(1).rand(len(y)) ** 4
+    clf = ImbalancedNeuralClassifier(
+        max_epochs=1, random_state=0, lr=1e-12, dropout=0.0, criterion="ce",
+        callbacks=[EpochScoring("accuracy", on_train=True, name="train_acc")],
+    ).fit(X, y, sample_weight=weight)
+    assert clf.history[-1, "train_acc"] == pytest.approx(accuracy_score(y, clf.predict(X)))

@@ -93,7 +93,7 @@ def test_missing_distributed_is_reported(tmp_path, capsys, monkeypatch):
     status = main(["compare", "--methods", "ce", "--scheduler", "tcp://127.0.0.1:1",
                    "--out", str(tmp_path), *FAST])
     assert status == 1
-    assert "pip install sk_imbaloss[distributed]" in capsys.readouterr().err
+    assert 'pip install "dask[distributed]"' in capsys.readouterr().err
 
 
 def test_python_dash_m():

@@ -202,5 +202,5 @@ def test_grid_search_on_dask(diabetes, cluster):
 
 def test_missing_distributed_says_what_to_install(diabetes, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
-    with pytest.raises(ImportError, match=r"pip install sk_imbaloss\[distributed\]"):
+    with pytest.raises(ImportError, match=r"pip install \"dask\[distributed\]\""):
         run_comparison([diabetes], ["ce"], scheduler="tcp://127.0.0.1:1", **FAST)

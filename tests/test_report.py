@@ -178,7 +178,7 @@ def test_report_without_the_extras(results, tmp_path, monkeypatch):
     paths = write_report(results, tmp_path)
     assert [p.name for p in paths] == ["results.csv", "summary.md"]
     summary = (tmp_path / "summary.md").read_text()
-    assert "pip install sk_imbaloss[report]" in summary
+    assert "pip install matplotlib scikit-posthocs" in summary
     assert "Friedman χ² = " in summary  # scipy still runs the test itself
 
 
