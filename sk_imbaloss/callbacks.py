@@ -54,6 +54,8 @@ class LabelScorer:
         set's order).
     """
 
+    weighted = True  # for scorers pickled before the parameter existed
+
     def __init__(self, scoring, weighted=True):
         self.scoring = scoring
         self.weighted = weighted

@@ -51,26 +51,30 @@ __all__ = ["ImbalancedNeuralClassifier", "TrainingDivergedError", "CRITERIA"]
 
 #: Rows per batch at prediction, unless ``iterator_valid__batch_size`` says otherwise.
 _INFERENCE_BATCH_SIZE = 8192
-#: Threads of this process with a fit running (thread id -> depth), to warn when a
-#: seeded fit runs beside another: torch's random generator is process-wide.
-_FITTING = Counter()
+#: Threads of this process with a fit running, and with a seeded one (thread id ->
+#: depth), to warn when fits run side by side: torch's generator is process-wide.
+_FITTING, _SEEDED = Counter(), Counter()
 _FITTING_LOCK = threading.Lock()
 
 
 @contextmanager
-def _running_fit():
-    """Register this thread's fit; yield whether a fit runs in another thread."""
+def _running_fit(seeded):
+    """Register this thread's fit; yield whether it runs beside a fit in another thread
+    with one of the two seeded (then neither is reproducible)."""
     me = threading.get_ident()
+    registries = (_FITTING, _SEEDED) if seeded else (_FITTING,)
     with _FITTING_LOCK:
-        beside = any(thread != me for thread in _FITTING)
-        _FITTING[me] += 1
+        others = [t for t in (_SEEDED if not seeded else _FITTING) if t != me]
+        for registry in registries:
+            registry[me] += 1
     try:
-        yield beside
+        yield bool(others)
     finally:
         with _FITTING_LOCK:
-            _FITTING[me] -= 1
-            if not _FITTING[me]:
-                del _FITTING[me]
+            for registry in registries:
+                registry[me] -= 1
+                if not registry[me]:
+                    del registry[me]
 
 #: ``max_epochs='auto'``: this many epochs, or more to make at least _AUTO_STEPS steps.
 _AUTO_EPOCHS = 40
@@ -442,18 +446,16 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
             self._built_params = _snapshot(self, _REBUILDING_PARAMS)
         if not self.initialized_:
             return super().set_params(**kwargs)
-        # skorch rebuilds a part whenever a key naming it is set, to the same value too
-        # (module, criterion, optimizer, compile, callbacks): a key set to its value
-        # again is no change here. lr and optimizer__* act on the optimizer's live
-        # state (a scheduler may have moved it), so they always go through.
+        # skorch rebuilds a part whenever its key is set, to the same value too
+        # (module, criterion, optimizer, compile, callbacks): a top-level key set to its
+        # value again is no change here. Keys of a part's own parameters (module__*,
+        # criterion__*, ...) go to skorch as they are, and lr and optimizer__* act on
+        # the optimizer's live state (a scheduler may have moved it).
         current = self.get_params(deep=False)
         kwargs = {key: value for key, value in kwargs.items()
-                  if key == "lr" or key.startswith("optimizer__") or key not in current
+                  if "__" in key or key == "lr" or key not in current
                   or not _same_value(current[key], value)}
-        # skorch's own rebuilds (module__*, criterion__*, ...) are all or nothing too: a
-        # failed one leaves the parameters and the parts as they were.
-        with self._restored_on_error((*_BUILT_PARTS, *kwargs)):
-            super().set_params(**kwargs)
+        super().set_params(**kwargs)
         if self.initialized_:
             # The top-level parameters configure parts of the net: as with skorch's own
             # module__* / criterion__* / optimizer__* parameters, changing them on an
@@ -1157,14 +1159,15 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         torch's generator is process-wide: two fits in threads side by side draw from
         each other's stream, and a seeded fit that starts beside another says so.
         """
-        with _running_fit() as beside:
-            if self.random_state is not None and beside:
+        with _running_fit(self.random_state is not None) as beside:
+            if beside:
                 warnings.warn(
-                    "random_state cannot make this fit reproducible: another fit is "
-                    "running in a thread of this process, and torch's random generator "
-                    "(initial weights, shuffles, dropout) is process-wide. Run fits side "
-                    "by side in processes (joblib's default backend, Dask workers with "
-                    "--nthreads 1).", RuntimeWarning, stacklevel=4)
+                    "random_state cannot make fits reproducible that run side by side: "
+                    "another fit is running in a thread of this process, one of the two "
+                    "seeded, and torch's random generator (initial weights, shuffles, "
+                    "dropout) is process-wide. Run fits side by side in processes "
+                    "(joblib's default backend, Dask workers with --nthreads 1).",
+                    RuntimeWarning, stacklevel=4)
             if self.random_state is None:
                 self.split_seed_ = None
                 yield
