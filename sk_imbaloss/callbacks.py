@@ -71,7 +71,9 @@ class LabelScorer:
         # The rows come as the network saw them: the validation split, a batch tensor
         # on the net's device, or {"X": ..., "sample_weight": ...} when the fit had
         # weights, which then weigh the score as they weigh the loss.
-        sample_weight = _weights_of(X)  # EpochScoring's data set (or a Subset of it)
+        sample_weight = _rows_of(X, "sample_weight")  # EpochScoring's data set
+        if y is None:  # EpochScoring(use_caching=False) hands over the data set alone
+            y = _rows_of(X, "y")
         if isinstance(X, Mapping) and "X" in X:  # BatchScoring's batch
             sample_weight = X.get("sample_weight")
             X = X["X"]
@@ -90,13 +92,13 @@ class LabelScorer:
         return scorer(net, X, y, sample_weight=sample_weight)
 
 
-def _weights_of(dataset):
-    """The sample weights of an ``ArrayDataset``'s rows, or of a ``Subset``'s, in its
-    order; None for other data or without weights."""
+def _rows_of(dataset, name):
+    """The array ``name`` (``'y'``, ``'sample_weight'``) of an ``ArrayDataset``'s rows,
+    or of a ``Subset``'s, in its order; None for other data or when it has none."""
     if isinstance(dataset, ArrayDataset):
-        return dataset.sample_weight
+        return getattr(dataset, name)
     if isinstance(dataset, Subset):
-        inner = _weights_of(dataset.dataset)
+        inner = _rows_of(dataset.dataset, name)
         return None if inner is None else inner[np.asarray(dataset.indices)]
     return None
 

@@ -456,6 +456,9 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
                   if "__" in key or key == "lr" or key not in current
                   or not _same_value(current[key], value)}
         super().set_params(**kwargs)
+        if "callbacks" in kwargs:
+            # skorch initializes the callbacks before it stores the new list.
+            self.initialize_callbacks()
         if self.initialized_:
             # The top-level parameters configure parts of the net: as with skorch's own
             # module__* / criterion__* / optimizer__* parameters, changing them on an

@@ -1215,3 +1215,32 @@ def test_a_label_scorer_pickled_before_weighted_existed_still_scores(binary_data
     old = LabelScorer("balanced_accuracy")
     del old.__dict__["weighted"]  # as unpickled from an earlier version
     assert 0.0 <= old(clf, X, clf.classes_.searchsorted(y)) <= 1.0
+
+
+def test_epoch_scoring_without_caching_reads_the_targets_of_the_split(binary_data):
+    from skorch.callbacks import EpochScoring
+    from sklearn.metrics import accuracy_score
+    from sklearn.model_selection import train_test_split
+
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(
+        max_epochs=2, random_state=0, early_stopping=True,
+        callbacks=[("acc", EpochScoring("accuracy", use_caching=False, name="acc"))],
+    ).fit(X, y)
+    _, valid = train_test_split(np.arange(len(y)), test_size=0.1, stratify=y,
+                                random_state=clf.split_seed_)
+    assert clf.history[-1, "acc"] == pytest.approx(accuracy_score(y[valid],
+                                                                  clf.predict(X[valid])))
+
+
+def test_set_params_callbacks_on_a_fitted_net_rebuilds_them(binary_data):
+    from skorch.callbacks import EpochScoring
+
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(**FAST).fit(X, y)
+    clf.set_params(callbacks=[("acc", EpochScoring("accuracy", name="acc", on_train=True))])
+    assert "acc" in dict(clf.callbacks_)
+    clf.partial_fit(X, y)
+    assert "acc" in clf.history[-1]
+    clf.set_params(callbacks=None)
+    assert "acc" not in dict(clf.callbacks_)
