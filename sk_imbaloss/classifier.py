@@ -455,7 +455,17 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         kwargs = {key: value for key, value in kwargs.items()
                   if "__" in key or key == "lr" or key not in current
                   or not _same_value(current[key], value)}
-        super().set_params(**kwargs)
+        # Keys of the iterators and data set configure no built part: skorch sets them
+        # and then raises "Something went wrong" on an initialized net, finding nothing
+        # to rebuild. Set here, checked by skorch's validation as it would be.
+        passive = {key: value for key, value in kwargs.items() if "__" in key
+                   and key.split("__", 1)[0] in ("iterator_train", "iterator_valid", "dataset")}
+        for key, value in passive.items():
+            setattr(self, key, value)
+            self._params_to_validate.add(key)
+        if passive:
+            self._validate_params()
+        super().set_params(**{k: v for k, v in kwargs.items() if k not in passive})
         if "callbacks" in kwargs:
             # skorch initializes the callbacks before it stores the new list.
             self.initialize_callbacks()

@@ -1244,3 +1244,16 @@ def test_set_params_callbacks_on_a_fitted_net_rebuilds_them(binary_data):
     assert "acc" in clf.history[-1]
     clf.set_params(callbacks=None)
     assert "acc" not in dict(clf.callbacks_)
+
+
+def test_iterator_keys_can_be_set_on_a_fitted_net(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(**FAST).fit(X, y)
+    proba = clf.predict_proba(X)
+    clf.set_params(iterator_valid__batch_size=16, iterator_train__batch_size=32)
+    assert clf.get_params()["iterator_valid__batch_size"] == 16
+    np.testing.assert_allclose(clf.predict_proba(X), proba, rtol=1e-6)
+    clf.partial_fit(X, y)  # trains on batches of 32 rows
+    assert clf.history[-1, "batches", 0, "train_batch_size"] == 32
+    with pytest.raises(ValueError, match="foo__bar"):
+        clf.set_params(foo__bar=1)
