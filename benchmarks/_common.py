@@ -100,3 +100,11 @@ def run_variants(variants, description, default_out, max_epochs="auto"):
     results.to_csv(path, index=False)
     metrics = ["g_mean", "average_precision", "balanced_accuracy", "roc_auc"]
     print(results.groupby("method")[metrics].mean().round(3).to_string())
+    # A variant whose folds fail is a broken variant, not a result: say so, and make
+    # the smoke run (--quick) fail on it.
+    failed = results[results["error"].notna()]
+    if len(failed):
+        for method, rows in failed.groupby("method"):
+            print(f"{method}: {len(rows)} folds failed: {rows['error'].iloc[0]}")
+        if args.quick:
+            raise SystemExit(1)

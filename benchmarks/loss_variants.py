@@ -84,8 +84,8 @@ class _RampNet(_DeferredNet):
 class _DecisionMissLoss(AdaptiveCrossEntropy):
     """Counts misses on the logits the prediction uses, ``z - log(prior)``."""
 
-    def _update_importance(self, logits, target):
-        super()._update_importance(logits + self.decision_shift, target)
+    def _update_importance(self, logits, target, sample_weight=None):
+        super()._update_importance(logits + self.decision_shift, target, sample_weight)
 
 
 class _PostHocNet(ImbalancedNeuralClassifier):
@@ -263,8 +263,8 @@ class _EpochRateLoss(AdaptiveCrossEntropy):
     make it jump.
     """
 
-    def _update_importance(self, logits, target):
-        misses, counts = self._tally(logits, target)
+    def _update_importance(self, logits, target, sample_weight=None):
+        misses, counts = self._tally(logits, target, sample_weight)
         if getattr(self, "misses", None) is None:
             self.misses, self.counts, self.batches = misses, counts, 0
         else:
@@ -275,9 +275,7 @@ class _EpochRateLoss(AdaptiveCrossEntropy):
     def end_epoch(self):
         if getattr(self, "misses", None) is None:
             return
-        misses, counts = self.misses, self.counts
-        step = 1 - (1 - self.alpha) ** self.batches
-        self.importance.lerp_(misses / counts.clamp(min=1), counts.clamp(max=1) * step)
+        self._move_importance(self.misses, self.counts, 1 - (1 - self.alpha) ** self.batches)
         self.misses = None
 
 

@@ -64,11 +64,11 @@ def _running_fit(seeded):
     me = threading.get_ident()
     registries = (_FITTING, _SEEDED) if seeded else (_FITTING,)
     with _FITTING_LOCK:
-        others = [t for t in (_SEEDED if not seeded else _FITTING) if t != me]
+        beside = any(thread != me for thread in (_FITTING if seeded else _SEEDED))
         for registry in registries:
             registry[me] += 1
     try:
-        yield bool(others)
+        yield beside
     finally:
         with _FITTING_LOCK:
             for registry in registries:
@@ -469,18 +469,17 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs
         if "callbacks" in kwargs:
             # skorch initializes the callbacks before it stores the new list.
             self.initialize_callbacks()
-        if self.initialized_:
-            # The top-level parameters configure parts of the net: as with skorch's own
-            # module__* / criterion__* / optimizer__* parameters, changing them on an
-            # initialized net rebuilds that part and the parts built on it (a new
-            # module needs a new criterion and optimizer, a new criterion a new
-            # optimizer), so that partial_fit and warm starts use them. What counts as
-            # a change is a difference from a copy of the values the parts were built
-            # with: the same value again keeps the trained part, a dict edited in place
-            # is a change, and a value a failed rebuild did not take stays one.
-            with self._restored_on_error(_BUILT_PARTS):  # all or nothing
-                self._rebuild(self._unbuilt_params())
-            self._built_params = _snapshot(self, _REBUILDING_PARAMS)
+        # The top-level parameters configure parts of the net: as with skorch's own
+        # module__* / criterion__* / optimizer__* parameters, changing them on an
+        # initialized net rebuilds that part and the parts built on it (a new module
+        # needs a new criterion and optimizer, a new criterion a new optimizer), so that
+        # partial_fit and warm starts use them. What counts as a change is a difference
+        # from a copy of the values the parts were built with: the same value again
+        # keeps the trained part, a dict edited in place is a change, and a value a
+        # failed rebuild did not take stays one.
+        with self._restored_on_error(_BUILT_PARTS):  # all or nothing
+            self._rebuild(self._unbuilt_params())
+        self._built_params = _snapshot(self, _REBUILDING_PARAMS)
         return self
 
     def _unbuilt_params(self):

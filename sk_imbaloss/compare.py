@@ -269,7 +269,6 @@ def _warm_up():
     ImbalancedNeuralClassifier(max_epochs=1, random_state=0).fit(X, np.arange(8) % 2)
 
 
-
 @contextmanager
 def _single_threaded():
     # Jobs are the unit of parallelism. One thread per fit avoids oversubscribing the

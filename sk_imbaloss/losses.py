@@ -2,7 +2,8 @@
 
 Every criterion takes logits ``z`` of shape ``(N, C)`` and integer targets ``y`` of
 shape ``(N,)`` with values in ``[0, C)``, works in log space (stable at logits of
-magnitude 1e4; a float16 loss above 65504 is infinite, the dtype's limit) and supports ``reduction='mean' | 'sum' | 'none'`` like torch's own losses.
+magnitude 1e4; a float16 loss above 65504 is infinite, the dtype's limit) and supports
+``reduction='mean' | 'sum' | 'none'`` like torch's own losses.
 
 ``weight`` is an optional per-class weight ``w`` of length ``C``; the per-sample loss is
 multiplied by ``w[y_i]`` and ``'mean'`` is the plain mean over the batch (unlike
@@ -270,12 +271,14 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
         return misses, tallies[:c] + misses
 
     def _update_importance(self, logits, target, sample_weight=None):
-        misses, counts = self._tally(logits, target, sample_weight)
-        # importance + a * (fnr - importance) = a * fnr + (1 - a) * importance, with
-        # a = alpha for the classes in the batch and 0 (no change) for absent ones,
-        # and for classes whose samples all weigh 0.
+        self._move_importance(*self._tally(logits, target, sample_weight), self.alpha)
+
+    def _move_importance(self, misses, counts, step):
+        """``importance + a * (fnr - importance)``, i.e. ``a * fnr + (1 - a) *
+        importance``, with ``a = step`` for the classes counted and 0 (no change) for
+        absent ones and for classes whose samples all weigh 0."""
         rate = misses / counts.clamp(min=torch.finfo(counts.dtype).tiny)
-        self.importance.lerp_(rate, (counts > 0).to(rate.dtype) * self.alpha)
+        self.importance.lerp_(rate, (counts > 0).to(rate.dtype) * step)
 
     def forward(self, logits, target, sample_weight=None):
         """The loss; ``sample_weight`` (N,), if given, weights the miss rates only

@@ -5,9 +5,9 @@ set the methods are ranked by their mean score over the folds, the ranks are ave
 over data sets, the Friedman test asks whether any method differs, and a Nemenyi
 post-hoc test (shown as a critical-difference diagram) says which pairs do.
 
-The figures and the post-hoc test need the ``report`` extra
-(``pip install ".[report]"`` in the repository: matplotlib and scikit-posthocs); without it the
-CSV and the markdown summary are still written.
+The figures and the post-hoc test need the ``report`` extra (``pip install
+".[report]"`` in the repository: matplotlib and scikit-posthocs); without it the CSV
+and the markdown summary are still written.
 """
 
 import math
@@ -45,7 +45,8 @@ METRIC_NAMES = {
     "fit_seconds": "fit seconds",
 }
 
-_EXTRA_HINT = 'pip install matplotlib scikit-posthocs (the "report" extra: pip install ".[report]" in the repository)'
+_EXTRA_HINT = ('pip install matplotlib scikit-posthocs (the "report" extra: '
+               'pip install ".[report]" in the repository)')
 
 
 # ---------------------------------------------------------------------- tables

@@ -1065,7 +1065,15 @@ def test_nested_fits_in_threads_from_a_callback_finish():
                 list(pool.map(lambda s: ImbalancedNeuralClassifier(max_epochs=1).fit(X, y),
                               (0, 1)))
 
-    ImbalancedNeuralClassifier(max_epochs=1, callbacks=[("inner", Inner())]).fit(X, y)
+    # In a daemon thread, so that a hang fails the test instead of stopping the run.
+    import threading
+
+    done = []
+    outer = threading.Thread(daemon=True, target=lambda: done.append(
+        ImbalancedNeuralClassifier(max_epochs=1, callbacks=[("inner", Inner())]).fit(X, y)))
+    outer.start()
+    outer.join(timeout=120)
+    assert done, "the outer fit did not finish (a hang or an error in its thread)"
 
 
 def test_early_stopping_score_is_weighted_by_the_sample_weights():
