@@ -595,3 +595,80 @@ def test_logit_adjusted_losses_stay_finite_at_huge_logits(criterion, rows):
     loss = criterion(logits, target)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+
+
+# ------------------------------------------------------------ the CPU's fast routes
+# On the CPU, more than 4096 logits of fewer than 16 classes take log_softmax over the
+# transpose (torch's own is a scalar loop there), focal loss with a prior sums
+# p_c * exp(s_c) as a matrix-vector product, and unweighted means and sums of the focal
+# and margin losses are one dot product. Each must give the values and gradients of
+# the plain route (two fused cross entropies, a product and a mean) to rounding.
+ROUTED = {
+    "adaptive": lambda c, **kw: AdaptiveCrossEntropy(c, alpha=0.3, **kw),
+    "ce": lambda c, **kw: FocalLoss(0.0, **kw),
+    "focal": lambda c, **kw: FocalLoss(1.5, **kw),
+    "margin": lambda c, **kw: MarginCrossEntropy(0.7, **kw),
+}
+
+
+@pytest.mark.parametrize("name", ROUTED)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("prior", [False, True], ids=["no-prior", "prior"])
+def test_fast_cpu_routes_match_the_plain_route(monkeypatch, name, reduction, weighted, prior):
+    from sk_imbaloss import losses
+
+    c = 2 if name == "margin" else 5
+    g = torch.Generator().manual_seed(13)
+    logits, target = random_batch(g, 2100, c)  # 4200 or 10500 logits
+    kw = {"reduction": reduction}
+    if weighted:
+        kw["weight"] = torch.rand(c, generator=g) + 0.5
+    if prior:
+        kw["prior"] = torch.linspace(1.0, 0.05, c)
+
+    def run(reduce=None):
+        x = logits.clone().requires_grad_(True)
+        if reduce is None:
+            value = ROUTED[name](c, **kw)(x, target)
+        else:  # per sample, then reduced here
+            value = reduce(ROUTED[name](c, **{**kw, "reduction": "none"})(x, target))
+        grad, = torch.autograd.grad(value.sum(), x)
+        return value, grad
+
+    assert losses._transposed(logits)
+    fast = run()
+    monkeypatch.setattr(losses, "_SMALL_BATCH_ELEMENTS", 10**9)  # every route plain
+    assert not losses._transposed(logits)
+    plain = run({"none": None, "mean": torch.mean, "sum": torch.sum}[reduction])
+    torch.testing.assert_close(fast[0], plain[0])
+    torch.testing.assert_close(fast[1], plain[1])
+
+
+def test_transposed_route_only_for_large_cpu_batches_of_few_classes():
+    from sk_imbaloss.losses import _transposed
+
+    assert _transposed(torch.zeros(4097, 2)) and _transposed(torch.zeros(410, 15))
+    assert not _transposed(torch.zeros(2048, 2))  # the estimator's batches stay plain
+    assert not _transposed(torch.zeros(4096, 16))  # torch's own kernel is vectorised
+
+
+@pytest.mark.parametrize("log_ratio, tau", [(79.0, 1.0), (11.0, 10.0)],
+                         ids=["product", "logsumexp"])
+def test_logit_adjusted_focal_large_batch_is_exact_near_the_span_limit(log_ratio, tau):
+    # The shift spans 79 (matrix-vector product) or 110 (logsumexp: exp(-110) is 0 in
+    # float32), and the rows put all probability on the class with the lowest shift:
+    # the smallest sum the product can meet, exp(-span).
+    prior = torch.tensor([1.0, math.exp(-log_ratio)], dtype=torch.float64)
+    logits = torch.tensor([[-50.0, 50.0], [50.0, -50.0]]).repeat(2100, 1).requires_grad_()
+    target = torch.tensor([1, 0]).repeat(2100)
+    loss = FocalLoss(2.0, prior=prior.float(), tau=tau, reduction="none")
+    value = loss(logits, target)
+    grad, = torch.autograd.grad(value.sum(), logits)
+    raw = logits.detach().double()
+    shift = tau * torch.log(prior / prior.sum())
+    expected_ce = F.cross_entropy(raw + shift, target, reduction="none")
+    p_t = torch.softmax(raw, dim=1).gather(1, target[:, None]).squeeze(1)
+    torch.testing.assert_close(value.double(), (1 - p_t) ** 2 * expected_ce, rtol=1e-5,
+                               atol=1e-4)
+    assert torch.isfinite(grad).all()
