@@ -196,8 +196,11 @@ class _WeightedCriterion(nn.Module):
         sum; its weighted 'mean' would divide by the sum of the weights, not by N."""
         if weight is not None and weight.dtype != logits.dtype:
             weight = weight.to(logits.dtype)
-        if self.reduction == "none":
-            return _cross_entropy(logits, target, weight=weight, reduction="none")
+        if self.reduction == "none" or logits.dtype in _HALF:
+            # A half-precision sum would pass 65504 long before its mean: reduced by
+            # _reduce, whose mean accumulates in float32.
+            loss = _cross_entropy(logits, target, weight=weight, reduction="none")
+            return _reduce(loss, self.reduction)
         total = _cross_entropy(logits, target, weight=weight, reduction="sum")
         return total / target.shape[0] if self.reduction == "mean" else total
 
@@ -205,7 +208,7 @@ class _WeightedCriterion(nn.Module):
         """``factor * loss`` (``factor`` per sample, optional) times the class weight,
         reduced. Unweighted, a mean or sum of the product is one dot product."""
         if factor is not None:
-            if self.weight is None and self.reduction != "none":
+            if self.weight is None and self.reduction != "none" and loss.dtype not in _HALF:
                 total = torch.dot(factor, loss)
                 return total / loss.shape[0] if self.reduction == "mean" else total
             loss = factor * loss
@@ -305,8 +308,13 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
         ``sample_weight`` each sample counts its weight, as repeated rows would."""
         c = self.num_classes
         # Prediction is argmax z, as in the seed: on an exact tie the lower index wins.
-        # (max's indices are argmax's, first index on ties, and faster on the CPU.)
-        missed = logits.detach().max(dim=1).indices != target
+        # max's indices follow the same rule, and are faster on large CPU batches
+        # (slower on small ones: 4.2 against 3.0 us at 128 x 2, with the comparison).
+        logits = logits.detach()
+        if logits.device.type == "cpu" and logits.numel() > _SMALL_BATCH_ELEMENTS:
+            missed = logits.max(dim=1).indices != target
+        else:
+            missed = logits.argmax(dim=1) != target
         # One fixed-size scatter_add_ tallies both counts: slot y for a sample of
         # class y predicted right, slot C + y for one missed. Unlike unique, bincount
         # or boolean masks, nothing waits for the device to report a shape.
@@ -429,7 +437,10 @@ class FocalLoss(_WeightedCriterion):
         # finite and exact. (A CPU tensor's truth value waits for nothing.)
         low = shift - shift.max()
         if low.min() >= -_EXP_SHIFT_SPAN:
-            return raw_ce - low[target] + torch.log(log_p.exp() @ low.exp()), raw_ce
+            # In float32 even under autocast, which would take a matrix product in bf16.
+            with torch.autocast("cpu", enabled=False):
+                total = log_p.exp() @ low.exp().to(log_p.dtype)
+            return raw_ce - low[target] + torch.log(total), raw_ce
         ce = raw_ce - shift[target] + torch.logsumexp(log_p + shift, dim=1)
         return ce, raw_ce
 

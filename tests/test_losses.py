@@ -672,3 +672,72 @@ def test_logit_adjusted_focal_large_batch_is_exact_near_the_span_limit(log_ratio
     torch.testing.assert_close(value.double(), (1 - p_t) ** 2 * expected_ce, rtol=1e-5,
                                atol=1e-4)
     assert torch.isfinite(grad).all()
+
+
+def test_logit_adjusted_focal_large_batch_with_a_shift_far_from_zero(monkeypatch):
+    # A uniform prior at tau=60 shifts every logit by 60 * log(1/10) = -138, a span of
+    # 0: the product route takes it (measured from the shift's maximum, not from 0),
+    # and the shift cancels.
+    def no_logsumexp(*args, **kwargs):
+        raise AssertionError("the logsumexp route was taken")
+
+    monkeypatch.setattr(torch, "logsumexp", no_logsumexp)
+    g = torch.Generator().manual_seed(14)
+    logits, target = random_batch(g, 500, 10)  # 5000 logits
+    value = FocalLoss(2.0, prior=torch.ones(10), tau=60.0, reduction="none")(logits, target)
+    p_t = torch.softmax(logits.double(), dim=1).gather(1, target[:, None]).squeeze(1)
+    expected = (1 - p_t) ** 2 * F.cross_entropy(logits.double(), target, reduction="none")
+    torch.testing.assert_close(value.double(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_adaptive_breaks_exact_ties_as_the_seeds_argmax_on_a_large_batch():
+    # More than 4096 logits on the CPU take max's indices: the same lower-index rule.
+    logits, target = torch.zeros(2100, 3), torch.arange(2100) % 3
+    ours, ref = AdaptiveCrossEntropy(3, alpha=0.5, offset=0.0), WeightedLoss(3, alpha=0.5)
+    torch.testing.assert_close(ours(logits, target), ref(logits, target))
+    torch.testing.assert_close(ours.importance, torch.tensor([0.5, 1.0, 1.0]))
+
+
+@pytest.mark.parametrize("name", ROUTED)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("rows", [8, 2100])
+def test_half_precision_mean_and_sum_accumulate_in_float32(name, dtype, rows):
+    # Eight rows of loss 2e4 sum past float16's 65504; their mean must not overflow,
+    # and a bfloat16 mean must be the float32 mean rounded once.
+    c = 2
+    logits = torch.tensor([[1e4, -1e4]], dtype=dtype).repeat(rows, 1)
+    target = torch.ones(rows, dtype=torch.long)
+    mean = ROUTED[name](c)(logits, target)
+    assert mean.dtype == dtype and torch.isfinite(mean)
+    g = torch.Generator().manual_seed(15)
+    logits, target = random_batch(g, rows, c)
+    for reduction, reduce in [("mean", torch.mean), ("sum", torch.sum)]:
+        got = ROUTED[name](c, reduction=reduction)(logits.to(dtype), target)
+        per_sample = ROUTED[name](c, reduction="none")(logits.to(dtype), target)
+        torch.testing.assert_close(got, reduce(per_sample.float()).to(dtype))
+
+
+def test_logit_adjusted_focal_large_batch_stays_float32_under_cpu_autocast():
+    g = torch.Generator().manual_seed(16)
+    logits, target = random_batch(g, 4096, 10)
+    loss = FocalLoss(2.0, prior=torch.linspace(1.0, 0.01, 10), reduction="none")
+    expected = loss(logits, target)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = loss(logits, target)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ROUTED)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_no_route_reads_the_data_off_the_cpu(name, reduction):
+    # A meta tensor has no data: reading one (bool, item) raises. Every criterion must
+    # run on one, forward and backward, on a batch large enough for the CPU's own
+    # routes (which may read a value: free on the CPU, a host sync on a GPU).
+    c = 2 if name == "margin" else 5
+    kw = {"reduction": reduction, "prior": torch.linspace(1.0, 0.1, c)}
+    criterion = ROUTED[name](c, **kw).to("meta")
+    logits = torch.empty(8192, c, device="meta", requires_grad=True)
+    target = torch.empty(8192, dtype=torch.long, device="meta")
+    value = criterion(logits, target)
+    value.sum().backward()
+    assert logits.grad.shape == logits.shape
