@@ -13,7 +13,8 @@ compose by multiplication.
 
 The training step of each criterion launches no device-to-host synchronisation: no
 ``unique``, ``nonzero``, boolean-mask indexing, ``bincount`` (whose output size depends
-on the data) or ``.item()``.
+on the data) or ``.item()``. On the CPU, large batches take faster routes to the same
+values, to rounding (see ``_SMALL_BATCH_ELEMENTS``; docs/performance.md).
 """
 
 import math
@@ -29,8 +30,10 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 _HALF = (torch.float16, torch.bfloat16)
-#: On the CPU, logits of more than this many elements take focal loss's one-log_softmax
-#: path (see FocalLoss._adjusted_and_raw_ce).
+#: On the CPU, logits of more than this many elements take the large-batch routes:
+#: log_softmax over the transpose (_transposed), focal loss's one log_softmax with a
+#: prior (FocalLoss._adjusted_and_raw_ce) and max's indices for the adaptive miss count.
+#: The estimator's batches of 128 rows stay below it up to 32 classes.
 _SMALL_BATCH_ELEMENTS = 4096
 #: torch's CPU log_softmax over a last dimension of fewer classes than this is a scalar
 #: loop (torch 2.13: 11 to 15 ns per logit, against 0.6 to 1.1 ns from 16 classes on);
@@ -38,7 +41,8 @@ _SMALL_BATCH_ELEMENTS = 4096
 #: large batches. The criteria take that route for more than _SMALL_BATCH_ELEMENTS
 #: logits (benchmarks/bench_loss_step.py); on small ones the transpose costs more.
 _NARROW_CLASSES = 16
-#: That path sums ``p_c * exp(s_c - max s)`` while the shift spans at most this much
+#: Focal loss's large-batch path with a prior sums ``p_c * exp(s_c - max s)`` as a
+#: matrix-vector product while the shift spans at most this much
 #: (``exp(-80)`` is 1.8e-35, a normal float32), and takes a logsumexp beyond.
 _EXP_SHIFT_SPAN = 80.0
 
