@@ -144,6 +144,11 @@ def _reduce(loss, reduction):
     return loss
 
 
+def _from_sum(total, n, reduction):
+    """The 'mean' or 'sum' reduction of ``n`` losses whose sum is ``total``."""
+    return total / n if reduction == "mean" else total
+
+
 class _WeightedCriterion(nn.Module):
     """Shared plumbing: per-class ``weight``, logit adjustment and ``reduction``."""
 
@@ -206,15 +211,14 @@ class _WeightedCriterion(nn.Module):
             loss = _cross_entropy(logits, target, weight=weight, reduction="none")
             return _reduce(loss, self.reduction)
         total = _cross_entropy(logits, target, weight=weight, reduction="sum")
-        return total / target.shape[0] if self.reduction == "mean" else total
+        return _from_sum(total, target.shape[0], self.reduction)
 
     def _finish(self, loss, target, n_classes, factor=None):
         """``factor * loss`` (``factor`` per sample, optional) times the class weight,
         reduced. Unweighted, a mean or sum of the product is one dot product."""
         if factor is not None:
             if self.weight is None and self.reduction != "none" and loss.dtype not in _HALF:
-                total = torch.dot(factor, loss)
-                return total / loss.shape[0] if self.reduction == "mean" else total
+                return _from_sum(torch.dot(factor, loss), loss.shape[0], self.reduction)
             loss = factor * loss
         if self._class_weight(n_classes) is not None:
             loss = loss * self.weight.to(loss.dtype)[target]
@@ -426,9 +430,10 @@ class FocalLoss(_WeightedCriterion):
         A small batch (the estimator's 128 rows), or any batch on a GPU, takes two
         fused ``cross_entropy`` calls: there each operation costs its dispatch or
         launch, not its arithmetic. A large one on the CPU takes one ``log_softmax``
-        and ``CE(z + s)_i = CE(z)_i - s_y + logsumexp_c(log softmax(z)_ic + s_c)``,
-        stable for any finite logits and shift. Measured in bench_loss_step.py (CPU)
-        and bench_cuda.py (GPU).
+        and ``CE(z + s)_i = CE(z)_i - s_y + log(sum_c softmax(z)_ic * exp(s_c))``: a
+        matrix-vector product while the shift spans at most _EXP_SHIFT_SPAN, a
+        ``logsumexp`` of ``log softmax(z) + s`` beyond (stable for any finite logits
+        and shift). Measured in bench_loss_step.py (CPU) and bench_cuda.py (GPU).
         """
         shift = self._shift(logits)
         if logits.device.type != "cpu" or logits.numel() <= _SMALL_BATCH_ELEMENTS:
