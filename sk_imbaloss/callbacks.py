@@ -1,17 +1,24 @@
 """skorch callbacks used by :class:`~sk_imbaloss.ImbalancedNeuralClassifier`."""
 
 import inspect
+import math
+import warnings
 from collections.abc import Mapping
+from copy import deepcopy
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring, get_scorer
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping, EpochScoring, PrintLog
+from skorch.callbacks.scoring import ScoringBase
 from torch.utils.data import Subset
 
 from ._batching import ArrayDataset
+from ._compat import TrainingDivergedError
 
-__all__ = ["ImportanceHistory", "LabelScorer"]
+__all__ = ["CriterionEarlyStopping", "DivergenceCheck", "ImportanceHistory", "LabelScorer",
+           "SparsePrintLog", "early_stopping_callbacks", "score_labels"]
 
 
 class ImportanceHistory(Callback):
@@ -111,3 +118,118 @@ def _takes_sample_weight(scorer):
     except (TypeError, ValueError):
         return False
     return any(p.name == "sample_weight" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+class CriterionEarlyStopping(EarlyStopping):
+    """skorch's ``EarlyStopping`` that restores the best epoch's criterion state too.
+
+    skorch restores the module's weights only; the adaptive importance (and so
+    ``importance_``, and a warm start's starting point) would stay the last epoch's.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        self.best_criterion_state_ = None
+
+    def on_epoch_end(self, net, **kwargs):
+        # skorch raises to stop only after an epoch that did not improve, so an epoch
+        # that did always reaches the copy below.
+        super().on_epoch_end(net, **kwargs)
+        if self.load_best and self.best_epoch_ == net.history[-1, "epoch"]:
+            self.best_criterion_state_ = deepcopy(net.criterion_.state_dict())
+
+    def on_train_end(self, net, **kwargs):
+        restore = (self.load_best and self.best_epoch_ != net.history[-1, "epoch"]
+                   and self.best_criterion_state_ is not None)
+        super().on_train_end(net, **kwargs)
+        if restore:
+            net.criterion_.load_state_dict(self.best_criterion_state_)
+
+
+class SparsePrintLog(PrintLog):
+    """skorch's ``PrintLog`` that prints at most about :attr:`max_lines` epochs.
+
+    A fit of many short epochs (``max_epochs='auto'`` makes at least 500 gradient
+    steps) would print hundreds of rows: this prints the first epoch, every k-th and
+    the last one of the fit (``net.max_epochs_``), with ``k`` chosen for at most
+    ``max_lines`` rows, and skips building the table when the net is not verbose.
+    """
+
+    max_lines = 20
+
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        self.epochs_before_ = len(net.history)
+
+    def on_epoch_end(self, net, **kwargs):
+        if not net.verbose:
+            return
+        epoch = len(net.history) - getattr(self, "epochs_before_", 0)  # in this fit
+        total = getattr(net, "max_epochs_", None) or epoch
+        every = math.ceil(total / self.max_lines)
+        if epoch == 1 or epoch % every == 0 or epoch == total:
+            super().on_epoch_end(net, **kwargs)
+
+
+class DivergenceCheck(Callback):
+    """At the end of a fit: raise when the weights are not finite, and warn with a
+    ``ConvergenceWarning`` when the training loss ended over ten times above the first
+    step's (and above 1): a fit gone to huge but finite losses predicts no better than
+    chance. (A loss that is not finite stops the fit at once, in the epoch loop.)
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self.first_epoch_ = len(net.history)
+
+    def on_train_end(self, net, **kwargs):
+        finite = [torch.isfinite(p).all() for p in net.module_.parameters()]
+        if finite and not bool(torch.stack(finite).all()):  # one host sync per fit
+            raise TrainingDivergedError(
+                "The network's weights became NaN or infinite in the last step; the "
+                "network diverged. Lower lr, scale the features (e.g. StandardScaler) "
+                "or check the data and sample weights."
+            )
+        first = getattr(self, "first_epoch_", 0)
+        batches = [b for b in net.history[-1]["batches"] if "train_loss" in b]
+        if len(net.history) <= first or not batches:
+            return  # interrupted before a step
+        start = net.history[first]["batches"][0]["train_loss"]
+        end = np.average([b["train_loss"] for b in batches],
+                         weights=[b["train_batch_size"] for b in batches])
+        if end > max(10 * start, 1.0):
+            warnings.warn(
+                f"The training loss grew from {start:.3g} in the first step to {end:.3g} "
+                f"in the last epoch: the fit diverged. Lower lr (now {net.lr}), scale "
+                "the features (e.g. StandardScaler) or check the sample weights.",
+                ConvergenceWarning, stacklevel=6)
+
+
+def early_stopping_callbacks(scoring, patience):
+    """The estimator's ``early_stopping``: score the validation split with ``scoring``
+    after each epoch, stop after ``patience`` epochs without improvement and restore
+    the best epoch."""
+    return [
+        ("valid_score", EpochScoring(LabelScorer(scoring), name="valid_score",
+                                     lower_is_better=False)),
+        ("early_stopping", CriterionEarlyStopping(
+            monitor="valid_score", patience=patience, lower_is_better=False,
+            load_best=True, sink=print,  # skorch prints to print only while net.verbose
+        )),
+    ]
+
+
+def score_labels(callbacks):
+    """Wrap the scorer of every scoring callback in ``callbacks`` (``net.callbacks_``)
+    in a :class:`LabelScorer`.
+
+    skorch scores the encoded targets 0..C-1 against ``predict``'s labels; the wrapper
+    decodes them, so that every score compares labels with labels.
+    """
+    for _, callback in callbacks:
+        if isinstance(callback, ScoringBase) and not isinstance(callback.scoring_,
+                                                                 LabelScorer):
+            callback.scoring_ = LabelScorer(callback.scoring_)
+        if isinstance(callback, EpochScoring) and callback.on_train:
+            # It scores the training rows in the epoch's shuffled order, while their
+            # weights are in the data set's: scored unweighted.
+            callback.scoring_ = LabelScorer(callback.scoring_.scoring, weighted=False)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from sk_imbaloss import ImbalancedNeuralClassifier
-from sk_imbaloss.classifier import _check_device
+from sk_imbaloss._data import check_device as _check_device
 from sk_imbaloss.losses import AdaptiveCrossEntropy, FocalLoss, MarginCrossEntropy
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -9,11 +9,6 @@ EXPECTED_FAILED_CHECKS = {
         "skorch's NeuralNet.__init__ sets history_, initialized_ and virtual_params_ "
         "by design; the estimator inherits it."
     ),
-    "check_do_not_raise_errors_in_init_or_set_params": (
-        "skorch's set_params re-initializes the callbacks as soon as `callbacks` is set, "
-        "so an invalid `callbacks` value fails in set_params rather than in fit; every "
-        "parameter of our own is validated in fit."
-    ),
     "check_sample_weight_equivalence_on_dense_data": (
         "mini-batch training: weighting a row by 2 is not the same as repeating it, "
         "because a repeated row also changes the batch composition and the number of "

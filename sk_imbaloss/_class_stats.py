@@ -1,0 +1,98 @@
+"""Class statistics of the training data: counts, the prior and per-class weights.
+
+Pure functions of the encoded targets (positions 0..C-1 in ``classes_``); the estimator
+stores their results as ``class_counts_``, ``class_prior_`` and ``class_weight_``.
+"""
+
+import numpy as np
+from sklearn.utils.class_weight import compute_class_weight
+
+__all__ = ["class_counts", "class_prior", "class_stats", "class_weight_vector"]
+
+
+def class_counts(y_enc, n_classes, sample_weight=None, previous=None):
+    """Rows per class (sums of ``sample_weight`` where given), added to ``previous``.
+
+    ``previous`` holds the counts of the data trained on before (``partial_fit``,
+    warm starts), so that the prior follows all the data seen.
+    """
+    counts = np.bincount(y_enc, weights=sample_weight, minlength=n_classes).astype(np.float64)
+    return counts if previous is None else counts + previous
+
+
+def class_prior(counts):
+    """Each class's share of ``counts``, as float32.
+
+    A class known (from ``classes``) but not seen yet counts as the rarest seen class,
+    so that its logit is not shifted far beyond the others'.
+    """
+    seen = counts > 0
+    counts = np.where(seen, counts, counts[seen].min())
+    return (counts / counts.sum()).astype(np.float32)
+
+
+def class_weight_vector(class_weight, classes, counts=None):
+    """The per-class weights that ``class_weight`` describes, in ``classes`` order.
+
+    Parameters
+    ----------
+    class_weight : None, 'balanced' or dict
+        ``'balanced'`` is scikit-learn's ``n / (n_classes * count)`` on ``counts``; a
+        dict maps labels to weights (missing labels weigh 1).
+    classes : ndarray of shape (n_classes,)
+    counts : ndarray of shape (n_classes,) or None
+        The (sample-weighted) class counts; needed for ``'balanced'`` only.
+
+    Returns
+    -------
+    weight : ndarray of shape (n_classes,), float32
+
+    Raises
+    ------
+    ValueError
+        For dict keys that are not classes, ``'balanced'`` without rows of every class,
+        or weights that are not finite and non-negative.
+    """
+    weight = class_weight
+    if isinstance(weight, dict):
+        position = {label: i for i, label in enumerate(classes.tolist())}
+        stray = [key for key in weight if key not in position]
+        if stray:
+            raise ValueError(
+                f"class_weight has keys that are not classes: {stray!r}; the classes "
+                f"are {classes.tolist()!r}."
+            )
+        weight = {position[key]: value for key, value in weight.items()}
+    elif weight == "balanced" and (counts is None or (counts <= 0).any()):
+        missing = classes if counts is None else classes[counts <= 0]
+        raise ValueError(
+            "class_weight='balanced' needs rows of every class (with positive sample "
+            f"weight) to weigh them; none of class {missing.tolist()!r}. Give "
+            "class_weight as a dict, or train on data that holds every class."
+        )
+    index = np.arange(len(classes))
+    vector = compute_class_weight(weight, classes=index, y=index,
+                                  sample_weight=counts).astype(np.float32)
+    if not (np.isfinite(vector).all() and (vector >= 0).all()):
+        raise ValueError(
+            f"class_weight must hold finite, non-negative weights; got {class_weight!r}."
+        )
+    return vector
+
+
+def class_stats(classes, y_enc, sample_weight, class_weight, needs_counts, previous=None):
+    """The counts, prior and weights of a fit whose encoded targets are ``y_enc``.
+
+    ``y_enc=None`` (a Dataset without readable targets) gives None for each, or a
+    ValueError when ``needs_counts`` (``class_weight`` or the logit adjustment).
+    """
+    if y_enc is None:
+        if needs_counts:
+            raise ValueError(
+                "class_weight and the logit adjustment need the class frequencies: "
+                "pass y (the encoded targets 0..C-1) along with the Dataset, or set "
+                "class_weight=None and logit_adjustment=0."
+            )
+        return None, None, None
+    counts = class_counts(y_enc, len(classes), sample_weight, previous)
+    return counts, class_prior(counts), class_weight_vector(class_weight, classes, counts)

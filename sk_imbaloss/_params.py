@@ -1,0 +1,84 @@
+"""The estimator's hyperparameters: their constraints and the checks across them.
+
+Validated the scikit-learn way (``_parameter_constraints``), so that a bad ``gamma``
+gets the same message as a bad parameter of any scikit-learn estimator; skorch shadows
+``_validate_params``, so :func:`check_params` calls scikit-learn's check itself.
+"""
+
+import inspect
+from numbers import Integral, Real
+
+import torch
+from sklearn.metrics import get_scorer
+
+from ._compat import HasMethods, Interval, Options, StrOptions, validate_parameter_constraints
+from ._data import check_hidden_units
+
+__all__ = ["CRITERIA", "PARAMETER_CONSTRAINTS", "check_params"]
+
+#: The criteria selectable by name.
+CRITERIA = ("adaptive", "adaptive-seed", "focal", "margin", "ce")
+
+PARAMETER_CONSTRAINTS = {
+    "module": [None, HasMethods("forward"), callable],
+    "criterion": [StrOptions(set(CRITERIA)), callable],
+    "alpha": [Interval(Real, 0, 1, closed="right")],
+    "gamma": [Interval(Real, 0, None, closed="left")],
+    "margin": [Interval(Real, 0.5, 1, closed="neither")],
+    "class_weight": [None, StrOptions({"balanced"}), dict],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    "logit_adjustment": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
+    "shuffle": ["boolean"],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "scoring": [str],
+    "random_state": ["random_state"],
+    "device": [str, torch.device],
+    "verbose": ["verbose"],
+}
+
+
+def check_params(estimator, params=None):
+    """Validate ``estimator``'s hyperparameters, ``params`` taking precedence.
+
+    Raises a ValueError naming the parameter; ``set_params`` calls it before assigning,
+    ``fit`` before training.
+    """
+    names = (*PARAMETER_CONSTRAINTS, "hidden_units", "optimizer")
+    params = {k: getattr(estimator, k) for k in names} | (params or {})
+    validate_parameter_constraints(
+        PARAMETER_CONSTRAINTS, {k: params[k] for k in PARAMETER_CONSTRAINTS},
+        caller_name=type(estimator).__name__,
+    )
+    check_hidden_units(params["hidden_units"])
+    if params["early_stopping"]:
+        get_scorer(params["scoring"])  # an unknown name raises a ValueError naming it
+    by_name = isinstance(params["criterion"], str)
+    if not by_name and (params["class_weight"] is not None
+                        or params["logit_adjustment"] not in ("auto", 0)):
+        name = getattr(params["criterion"], "__name__", repr(params["criterion"]))
+        raise ValueError(
+            "class_weight and logit_adjustment configure a criterion chosen by name; "
+            f"{name} is built from its own criterion__* parameters (e.g. "
+            "criterion__weight), so set class_weight=None and logit_adjustment='auto'."
+        )
+    optimizer = params["optimizer"]
+    if (params["weight_decay"] and "optimizer__weight_decay" not in vars(estimator)
+            and "weight_decay" not in inspect.signature(optimizer).parameters):
+        name = getattr(optimizer, "__name__", repr(optimizer))
+        raise ValueError(
+            f"weight_decay={params['weight_decay']!r} but {name} has no weight_decay "
+            "parameter; set weight_decay=0 for this optimizer."
+        )
+    stray = sorted(k for k in vars(estimator) if k.startswith("criterion__"))
+    if by_name and stray:
+        raise ValueError(
+            f"{', '.join(stray)} only apply to a criterion class; with "
+            f"criterion={params['criterion']!r} use the top-level alpha, gamma, "
+            "margin and class_weight parameters."
+        )
