@@ -10,9 +10,11 @@ import torch
 from sklearn.base import clone
 from skorch.callbacks import Callback
 from skorch.dataset import Dataset
+from skorch.exceptions import NotInitializedError
 from torch import nn
 
 from sk_imbaloss import ImbalancedNeuralClassifier, MLP
+from sk_imbaloss._batching import ArrayDataset
 from sk_imbaloss.callbacks import LabelScorer
 from sk_imbaloss.losses import AdaptiveCrossEntropy, FocalLoss, MarginCrossEntropy
 
@@ -1110,3 +1112,77 @@ def test_set_params_callbacks_on_a_fitted_net_rebuilds_them(binary_data):
     assert "acc" not in dict(clf.callbacks_)
 
 
+
+
+def test_batches_are_in_the_history_while_the_epoch_runs(binary_data):
+    # skorch's gradient-accumulation recipe counts the epoch's batches in train_step.
+    X, y = binary_data
+    seen = []
+
+    class Counting(ImbalancedNeuralClassifier):
+        def train_step(self, batch, **fit_params):
+            seen.append(len(self.history[-1, "batches"]))
+            return super().train_step(batch, **fit_params)
+
+    clf = Counting(max_epochs=1, batch_size=100, random_state=0).fit(X, y)
+    assert seen == [1, 2, 3]
+    assert all(isinstance(b["train_loss"], float) for b in clf.history[-1, "batches"])
+
+
+def test_validation_batches_have_batch_size_rows_and_prediction_large_ones(binary_data):
+    from skorch.dataset import ValidSplit
+
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(max_epochs=1, batch_size=50, random_state=0,
+                                     train_split=ValidSplit(3, stratified=True)).fit(X, y)
+    assert [b["valid_batch_size"] for b in clf.history[-1, "batches"]
+            if "valid_batch_size" in b] == [50, 50]
+    batches = list(clf.get_iterator(ArrayDataset(X.astype(np.float32)), training=False))
+    assert len(batches) == 1  # rows without targets: prediction, in one large batch
+
+
+def test_a_custom_dataset_class_is_used_for_array_input(binary_data):
+    X, y = binary_data
+    made = []
+
+    class Recording(Dataset):
+        def __init__(self, X, y=None, tag=None):
+            made.append(tag)
+            super().__init__(X, y)
+
+    clf = ImbalancedNeuralClassifier(dataset=Recording, dataset__tag="mine", **FAST).fit(X, y)
+    assert made and set(made) == {"mine"}
+    assert clf.predict(X).shape == y.shape
+    with pytest.raises(ValueError, match="sample_weight needs the default dataset"):
+        clf.fit(X, y, sample_weight=np.ones(len(y)))
+
+
+def test_save_params_and_load_params_restore_the_default_network(binary_data, tmp_path):
+    X, y = binary_data
+    labels = np.array(["neg", "pos"])[y]
+    clf = ImbalancedNeuralClassifier(**FAST).fit(X, labels)
+    clf.save_params(f_params=tmp_path / "params.pt")
+    new = ImbalancedNeuralClassifier(classes=clf.classes_, module__n_features=X.shape[1])
+    new.initialize().load_params(f_params=tmp_path / "params.pt")
+    np.testing.assert_array_equal(new.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(new.predict(X), clf.predict(X))
+    with pytest.raises(NotInitializedError, match="module__n_features=... and classes"):
+        ImbalancedNeuralClassifier().initialize()
+
+
+def test_initialize_without_data_given_a_module_and_no_classes(binary_data):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(MLP, module__n_features=X.shape[1], module__n_classes=2,
+                                     criterion=nn.CrossEntropyLoss).initialize()
+    assert clf.predict(X).shape == y.shape  # positions 0..C-1, as skorch returns
+    with pytest.raises(NotInitializedError, match="keeps one importance per class"):
+        ImbalancedNeuralClassifier(MLP, module__n_features=X.shape[1],
+                                   module__n_classes=2).initialize()
+
+
+def test_verbose_prints_a_short_log(binary_data, capsys):
+    X, y = binary_data
+    ImbalancedNeuralClassifier(verbose=1, random_state=0).fit(X[:100], y[:100])  # 500 epochs
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert 10 <= len(lines) <= 25
+    assert lines[-1].split()[0] == "500"

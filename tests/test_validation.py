@@ -1,5 +1,7 @@
 """Bad input gets a clear ValueError/TypeError naming the problem, never a torch traceback."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -310,3 +312,14 @@ def test_unclear_errors_name_the_problem(data, call, match):
     X, y = data
     with pytest.raises(ValueError, match=match):
         call(ImbalancedNeuralClassifier, X, y)
+
+
+def test_a_fit_diverging_to_huge_finite_losses_warns(data):
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = data
+    with pytest.warns(ConvergenceWarning, match="training loss grew from .* the fit diverged"):
+        ImbalancedNeuralClassifier(lr=1e3, max_epochs=5, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ImbalancedNeuralClassifier(max_epochs=5, random_state=0).fit(X, y)
