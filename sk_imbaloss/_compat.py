@@ -12,6 +12,9 @@ skorch (``skorch.NeuralNet``)
     ``_get_param_names``
         overridden to leave skorch's private ``_params_to_validate`` out of
         ``get_params`` and ``clone``.
+    ``partial_fit(..., _routing_method=...)``
+        the estimator's ``fit`` trains through skorch's ``partial_fit``, as skorch's
+        own ``fit`` does, and names itself for metadata routing as skorch's does.
     ``run_single_epoch`` (copied from skorch 1.4; :data:`SKORCH_TESTED` lists the
     versions it was compared with)
         the same loop with the batch losses kept on the device until the epoch ends:

@@ -39,6 +39,7 @@ PARAMETER_CONSTRAINTS = {
     "scoring": [str],
     "random_state": ["random_state"],
     "device": [str, torch.device],
+    "num_threads": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     "verbose": ["verbose"],
 }
 

@@ -30,6 +30,7 @@ from ._data import (check_device, check_early_stopping_split, check_hidden_units
                     check_sample_weights, encode_labels, fit_labels, validate_features)
 from ._dataset_input import check_dataset_fit, dataset_classes
 from ._params import CRITERIA, PARAMETER_CONSTRAINTS, check_params
+from ._runtime import auto_threads, torch_settings
 from .callbacks import (DivergenceCheck, ImportanceHistory, SparsePrintLog,
                         early_stopping_callbacks, score_labels)
 from .losses import AdaptiveCrossEntropy, FocalLoss, MarginCrossEntropy
@@ -124,6 +125,11 @@ default='adaptive'
         global torch RNG state is restored after fitting.
     device : str, default='cpu'
         ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+    num_threads : int or 'auto', default='auto'
+        torch's intra-op threads for this estimator's fits and predictions, set for
+        the call and restored after. ``'auto'``: one thread for small work per batch
+        (rows x parameters below 2**25: the default MLP on 128-row batches), else
+        torch's setting. Subnormal floats are flushed to zero during each call too.
     verbose : int, default=0
         ``1`` prints skorch's epoch table, at most about 20 rows a fit.
     callbacks, warm_start, classes, train_split, iterator_train, iterator_valid, \
@@ -188,6 +194,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         scoring="balanced_accuracy",
         random_state=None,
         device="cpu",
+        num_threads="auto",
         verbose=0,
         callbacks=None,
         warm_start=False,
@@ -238,6 +245,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         self.n_iter_no_change = n_iter_no_change
         self.scoring = scoring
         self.random_state = random_state
+        self.num_threads = num_threads
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self, params=None):
@@ -557,16 +565,24 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
                                              reset=reset or not self._has_classes(),
                                              classes=classes,
                                              require_two=not partial or classes is None)
-        self.max_epochs_ = self._epochs(dataset, partial)
+        self.max_epochs_ = fit_params.pop("epochs", None) or self._epochs(dataset, partial)
+        # skorch's partial_fit routes metadata for the public method that called it.
+        fit_params["_routing_method"] = "partial_fit" if partial else "fit"
         # A warm-started fit goes on with new shuffles and dropout masks.
         with self._seeded(offset=0 if reset else len(self.history)):
             if reset:
                 self.initialize()
+            batch_size = self.get_params_for("iterator_train").get("batch_size",
+                                                                  self.batch_size)
+            rows = len(dataset) if batch_size == -1 else batch_size
             try:
                 # skorch's loop; like skorch, Ctrl-C stops training and keeps the model.
-                super().partial_fit(dataset, y, epochs=self.max_epochs_, **fit_params)
+                with self._torch_settings(rows):
+                    super().partial_fit(dataset, y, epochs=self.max_epochs_, **fit_params)
             except TrainingDivergedError:
-                self.initialized_ = False  # no model to predict with
+                # No model to predict with: predict raises skorch's NotInitializedError.
+                self.initialized_ = False
+                self.__dict__.pop("module_", None)
                 raise
         return self
 
@@ -589,6 +605,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         -------
         self
         """
+        self.check_training_readiness()  # skorch's: a net trimmed for prediction
         self._check_params()
         reset = not (self.warm_start and self.initialized_)
         return self._fit(X, y, sample_weight, reset, self._known_classes(), False, fit_params)
@@ -599,6 +616,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         ``classes`` lists every label the model will ever see; give it on the first
         call when that batch does not contain them all.
         """
+        self.check_training_readiness()  # skorch's: a net trimmed for prediction
         self._check_params()
         if self.class_weight == "balanced":
             raise ValueError(
@@ -619,22 +637,21 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         return self._fit(X, y, sample_weight, reset, classes, True, fit_params)
 
     # ------------------------------------------------------------------ prediction
-    def check_is_fitted(self, attributes=None, *args, **kwargs):
-        if not self.initialized_:
-            raise NotInitializedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "appropriate arguments before using this estimator."
-            )
-        super().check_is_fitted(attributes, *args, **kwargs)
-
     def _logits(self, X):
         self.check_is_fitted()
         if not is_dataset(X):
             X, _ = validate_features(self, X, reset=False)
             X = ArrayDataset(X, device=check_device(self.device))
         # Through forward_iter, whose cached predictions skorch's scoring callbacks use.
-        outputs = self.forward_iter(X, training=False)
+        with self._torch_settings(min(len(X), _INFERENCE_BATCH_SIZE)):
+            outputs = list(self.forward_iter(X, training=False))
         return torch.cat([out[0] if isinstance(out, tuple) else out for out in outputs])
+
+    def _torch_settings(self, rows):
+        """This call's intra-op threads (``num_threads``) and subnormal flushing."""
+        threads = (auto_threads(self.module_, rows) if self.num_threads == "auto"
+                   else self.num_threads)
+        return torch_settings(threads, torch.device(self.device))
 
     def predict_proba(self, X):
         """Class probabilities: softmax of the logits, columns in ``classes_`` order.
@@ -643,6 +660,9 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         callable), as in skorch; with ``'auto'`` and ``torch.nn.NLLLoss`` the module
         returns probabilities itself (skorch's convention) and they are kept.
         """
+        nonlin = self.predict_nonlinearity
+        if not (nonlin is None or nonlin == "auto" or callable(nonlin)):
+            raise TypeError("predict_nonlinearity has to be a callable, 'auto' or None")
         logits = self._logits(X)
         if not torch.isfinite(logits).all():
             bad = int((~torch.isfinite(logits)).any(dim=1).sum())
@@ -651,7 +671,6 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
                 "rows: it diverged in training (lower lr, scale the features) or these "
                 "rows lie far outside the range of the training data."
             )
-        nonlin = self.predict_nonlinearity
         if nonlin == "auto":
             nll = isinstance(getattr(self, "criterion_", None), torch.nn.NLLLoss)
             proba = logits if nll else torch.softmax(logits.float(), dim=1)

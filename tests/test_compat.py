@@ -35,3 +35,9 @@ def test_the_copied_epoch_loop_matches_the_installed_skorch():
                                   "Interval", "StrOptions", "Options", "HasMethods"])
 def test_sklearn_private_names_import(name):
     assert getattr(_compat, name) is not None
+
+
+def test_skorch_partial_fit_takes_the_routing_method():
+    assert "_routing_method" in inspect.getsource(NeuralNet.partial_fit), (
+        f"skorch {skorch.__version__}'s partial_fit no longer takes _routing_method; "
+        "ImbalancedNeuralClassifier._fit passes it")

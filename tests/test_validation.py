@@ -84,7 +84,7 @@ def test_wrong_feature_count_at_predict(data):
 def test_predict_before_fit(data, method):
     X, y = data
     args = (X, y) if method == "score" else (X,)
-    with pytest.raises(NotFittedError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not initialized yet"):
         getattr(ImbalancedNeuralClassifier(), method)(*args)
 
 

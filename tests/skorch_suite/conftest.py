@@ -63,81 +63,20 @@ from skorch.tests.conftest import (  # noqa: E402,F401
 )
 
 # Test -> why it fails on the estimator (it passes on plain skorch). Keys are node ids
-# below the test module: "Class::test[params]". Category letters as in the issue:
-# (A) history batches written after the epoch, (B) stale per-hook listener cache,
-# (C) dataset / dataset__* ignored for array input, (D) validation batches of
-# max(batch_size, 8192) rows, (E) initialize() without data, (F) deliberate
-# differences, (G) other.
-_A = ("(A) run_single_epoch writes the epoch's history batch entries after the epoch "
-      "when no callback listens per batch: ")
-_B = ("(B) the per-hook listener cache listeners_ outlives a change of callbacks_ and is "
-      "pickled with it: ")
-_C = "(C) array input becomes an ArrayDataset; dataset / dataset__* are never used: "
-_D = ("(D) get_iterator(training=False) batches validation data in max(batch_size, 8192) "
-      "rows: ")
-_E1 = ("(E) check_is_fitted raises sklearn's NotFittedError, not skorch's "
-       "NotInitializedError, and drops skorch's msg: ")
-_E2 = ("(E) initialize() without data or classes= leaves no classes_, so check_is_fitted, "
-      "predict and predict_proba raise NotFittedError: ")
+# below the test module: "Class::test[params]". (F) deliberate differences, each
+# listed in docs/guide.md; (G) differences left as they are, with the reason.
 _F_EPOCHS = "(F) max_epochs >= 1 is validated (skorch allows 0): "
 _F_LOGITS = ("(F) the module's output is taken for logits: no log before NLLLoss, softmax "
              "for predict_nonlinearity='auto' whatever the criteria: ")
 _F_CALLBACKS = "(F) default callbacks: no valid_acc, an 'importance' recorder: "
 _F_LABELS = ("(F) labels are validated and encoded: 1-d y of at least two classes, classes "
              "known at fit, classes= the labels themselves: ")
+_F_NAN = ("(F) a loss that is not finite stops the fit with TrainingDivergedError (skorch "
+          "trains on): ")
 _G = "(G) "
 
 EXPECTED_FAILURES = {
-    # (A) 5
-    "TestNet::test_change_get_loss":
-        _A + "get_loss's history.record_batch finds no batch entry (IndexError)",
-    **{f"TestNet::test_gradient_accumulation[{n}]":
-       _A + "len(history[-1, 'batches']) stays 0 during the epoch, so every batch steps"
-       for n in (2, 3, 5, 10)},
-    # (B) 2
-    "TestNet::test_pickle_save_load":
-        _B + "the Mock callback removed from callbacks_ is still in it (PicklingError)",
-    "TestNet::test_pickle_save_load_device_is_none":
-        _B + "the Mock callback removed from callbacks_ is still in it (PicklingError)",
-    # (C) 2. Also because of C, skorch's own non-strict xfail
-    # TestNet::test_net_initialized_with_initalized_dataset passes (XPASS, not a failure).
-    "TestNet::test_net_initialized_with_custom_dataset_args":
-        _C + "MyDataset(foo=123) is never built",
-    "TestNet::test_net_initialized_with_initalized_dataset_and_kwargs_raises":
-        _C + "skorch's TypeError for an initialized dataset with dataset__foo never comes",
-    # (D) 4
-    **{f"TestNet::test_batch_count[{n}]":
-       _D + "valid_batch_count is 1, not 200 / batch_size" for n in (40, 100)},
-    **{f"TestNet::test_callback_is_called[{hook}-90]":
-       _D + "1 validation batch per epoch, not 2: 80 calls, not 90"
-       for hook in ("on_batch_begin", "on_batch_end")},
-    # (E) 23
-    **{f"TestNet::test_not_init_raises[{method}]": _E1 + "an unfitted net"
-       for method in ("predict", "predict_proba", "forward", "forward_iter")},
-    "TestNet::test_save_params_not_init_optimizer": _E1 + "save_params' NotInitializedError",
-    "TestNet::test_save_state_dict_not_init": _E1 + "save_params' NotInitializedError",
-    "TestNet::test_load_params_not_init_optimizer": _E1 + "load_params' NotInitializedError",
-    "TestNet::test_load_state_dict_not_init": _E1 + "load_params' NotInitializedError",
-    "TestTrimForPrediction::test_trim_untrained_net_raises":
-        _E1 + "trim_for_prediction's NotInitializedError",
-    "TestNet::test_save_load_state_dict_file[False]": _E2 + "predict",
-    "TestNet::test_save_load_state_dict_str[False]": _E2 + "predict",
-    "TestNet::test_predict_with_dataset": _E2 + "predict on a Dataset",
-    "TestNet::test_predict_with_dataset_one_item_error":
-        _E2 + "predict, before skorch's error for a 1-item Dataset",
-    "TestNet::test_predict_with_dataset_three_items_error":
-        _E2 + "predict, before skorch's error for a 3-item Dataset",
-    "TestNet::test_multioutput_forward_iter": _E2 + "forward_iter",
-    "TestNet::test_multioutput_forward": _E2 + "forward",
-    "TestNet::test_multioutput_predict": _E2 + "predict",
-    "TestNet::test_multiouput_predict_proba": _E2 + "predict_proba",
-    "TestNet::test_no_grad_during_evaluation_unless_training[True]": _E2 + "evaluation_step",
-    "TestNet::test_no_grad_during_evaluation_unless_training[False]": _E2 + "evaluation_step",
-    "TestNet::test_custom_non_default_module_with_check_is_fitted": _E2 + "check_is_fitted",
-    "TestNet::test_predict_nonlinearity_none": _E2 + "predict_proba",
-    "TestNet::test_predict_nonlinearity_type_error":
-        _E2 + "predict (then G: predict_nonlinearity=123 is not checked before inference)",
-    # (F) 33
+    # (F) deliberate differences
     **{f"TestNet::{test}": _F_EPOCHS + "the test trains 0 epochs" for test in (
         "test_clone_results_in_uninitialized_net",
         "test_with_initialized_module_partial_fit",
@@ -153,8 +92,6 @@ EXPECTED_FAILURES = {
         "test_classes_are_set_with_tensordataset_explicit_y",
         "test_classes_are_set_with_tensordataset_implicit_y",
     )},
-    "TestClassifier::test_takes_log_with_nllloss": _F_LOGITS + "NLLLoss gets probabilities",
-    "TestNet::test_forward": _F_LOGITS + "predict_proba is softmax(forward), not forward",
     "TestNet::test_predict_nonlinearity_is_identity_with_multiple_criteria":
         _F_LOGITS + "softmax with two criteria (skorch: identity)",
     "TestNet::test_callback_keeps_order": _F_CALLBACKS + "the default names differ",
@@ -188,21 +125,29 @@ EXPECTED_FAILURES = {
         "(F) a dict X is rejected for array input (multi-input modules take a Dataset)",
     "TestNet::test_data_dict_and_fit_params_conflicting_names_raises":
         "(F) a dict X is rejected for array input (multi-input modules take a Dataset)",
-    # (G) 5
+    **{f"{test}": _F_NAN + "skorch's test trains on NaN losses (no softmax before NLLLoss)"
+       for test in (
+           "TestNet::test_fit_params_passed_to_module",
+           "TestNet::test_fit_params_passed_to_module_in_pipeline",
+           "TestNet::test_fit_params_passed_to_train_split",
+           "TestNet::test_with_initialized_module_other_params",
+           "TestMetadataRouting::test_fit_with_extra_params_and_routing",
+           "TestMetadataRouting::test_partial_fit_with_extra_params_and_routing",
+           "TestMetadataRouting::test_fit_with_extra_params_does_not_break_valid_split",
+           "TestMetadataRouting::test_groups_routed_to_train_split",
+           "TestMetadataRouting::test_pipeline_with_routing_enabled",
+           "TestMetadataRouting::test_backward_compat_fit_params_to_train_split",
+       )},
+    "TestNetSparseInput::test_fit_sparse_csr_learns":
+        "(F) scipy sparse X is rejected with a clear error: the default MLP and the fast "
+        "path take dense arrays (densify, or pass a torch Dataset)",
+    # (G) 2
     "TestNet::test_predict_nonlinearity_called_with_predict":
         _G + "predict_proba applies predict_nonlinearity once to all rows' logits (not per "
-        "batch) and calls .detach() on its numpy result (also D: 8192-row batches)",
+        "batch) and calls .detach() on its result",
     "TestNet::test_predict_nonlinearity_called_with_predict_proba":
         _G + "predict_proba applies predict_nonlinearity once to all rows' logits (not per "
-        "batch) and calls .detach() on its numpy result (also D: 8192-row batches)",
-    "TestTrimForPrediction::test_try_fitting_trimmed_net_raises":
-        _G + "fit runs _check_params (criterion=None rejected) before skorch's "
-        "check_training_readiness: InvalidParameterError, not SkorchTrainingImpossibleError",
-    "TestTrimForPrediction::test_try_trimmed_net_partial_fit_raises":
-        _G + "partial_fit runs _check_params (criterion=None rejected) before skorch's "
-        "check_training_readiness: InvalidParameterError, not SkorchTrainingImpossibleError",
-    "TestNetSparseInput::test_fit_sparse_csr_learns":
-        _G + "scipy sparse X is rejected by _validate_X (skorch accepts CSR; undocumented)",
+        "batch) and calls .detach() on its result",
 }
 
 

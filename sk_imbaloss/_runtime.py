@@ -1,0 +1,49 @@
+"""Per-call torch settings for the estimator's fits and predictions, restored after.
+
+Two process-wide settings of torch cost small tabular networks dearly:
+
+- intra-op threads: a 64-64 network on 128-row batches gains nothing from them and
+  loses much when the cores are busy (another fit, pip, a browser), so such calls run
+  on one thread (``docs/performance.md``, ``benchmarks/bench_threads.py``);
+- subnormal floats: after a long fit some weights are subnormal, and every product
+  with one takes a slow path on the CPU; flushing them to zero for the call keeps
+  prediction fast (``benchmarks/bench_predict.py``).
+"""
+
+from contextlib import contextmanager
+
+import torch
+
+__all__ = ["THREADED_WORK", "auto_threads", "torch_settings"]
+
+#: Multiply-adds per batch (rows x the module's parameters) from which a call uses
+#: torch's thread pool; below it, one thread.
+THREADED_WORK = 2**25
+
+
+def auto_threads(module, rows):
+    """One thread for small work per batch, else torch's current thread count."""
+    work = rows * sum(p.numel() for p in module.parameters())
+    return 1 if work < THREADED_WORK else torch.get_num_threads()
+
+
+def _flushing_denormals():
+    """Whether the CPU flushes subnormals now (torch can set it but not read it)."""
+    return bool(torch.full((1,), 1e-39) * 1.0 == 0)
+
+
+@contextmanager
+def torch_settings(num_threads, device):
+    """Run with ``num_threads`` intra-op threads and, on the CPU, subnormals flushed
+    to zero; the process's settings are restored after."""
+    threads = torch.get_num_threads()
+    flush = device.type == "cpu" and not _flushing_denormals()
+    torch.set_num_threads(num_threads)
+    if flush:
+        torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        if flush:
+            torch.set_flush_denormal(False)
