@@ -1,9 +1,11 @@
 """Imbalance-aware classification criteria as ``torch.nn.Module`` s.
 
-Every criterion takes logits ``z`` of shape ``(N, C)`` and integer targets ``y`` of
-shape ``(N,)`` with values in ``[0, C)``, works in log space (stable at logits of
-magnitude 1e4; a float16 loss above 65504 is infinite, the dtype's limit) and supports
-``reduction='mean' | 'sum' | 'none'`` like torch's own losses.
+Each ``forward`` computes the formula of the README's section "The losses" (the design
+notes' definitions), quoted next to the code. Every criterion takes logits ``z`` of shape
+``(N, C)`` and integer targets ``y`` of shape ``(N,)`` with values in ``[0, C)``, works in
+log space (stable at logits of magnitude 1e4; a float16 loss above 65504 is infinite,
+the dtype's limit) and supports ``reduction='mean' | 'sum' | 'none'`` like torch's own
+losses.
 
 ``weight`` is an optional per-class weight ``w`` of length ``C``; the per-sample loss is
 multiplied by ``w[y_i]`` and ``'mean'`` is the plain mean over the batch (unlike
@@ -13,8 +15,8 @@ compose by multiplication.
 
 The training step of each criterion launches no device-to-host synchronisation: no
 ``unique``, ``nonzero``, boolean-mask indexing, ``bincount`` (whose output size depends
-on the data) or ``.item()``. On the CPU, large batches take faster routes to the same
-values, to rounding (see ``_SMALL_BATCH_ELEMENTS``; docs/performance.md).
+on the data) or ``.item()``. On the CPU, ``log_softmax`` takes a faster route to the
+same values on large batches of few classes (``sk_imbaloss._kernels``).
 """
 
 import math
@@ -24,47 +26,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._kernels import log_softmax
+
 __all__ = ["AdaptiveCrossEntropy", "FocalLoss", "MarginCrossEntropy"]
 
 _REDUCTIONS = ("mean", "sum", "none")
-
-
 _HALF = (torch.float16, torch.bfloat16)
-#: On the CPU, logits of more than this many elements take the large-batch routes:
-#: log_softmax over the transpose (_transposed), focal loss's one log_softmax with a
-#: prior (FocalLoss._adjusted_and_raw_ce) and max's indices for the adaptive miss count.
-#: The estimator's batches of 128 rows stay below it up to 32 classes.
-_SMALL_BATCH_ELEMENTS = 4096
-#: torch's CPU log_softmax over a last dimension of fewer classes than this is a scalar
-#: loop (torch 2.13: 11 to 15 ns per logit, against 0.6 to 1.1 ns from 16 classes on);
-#: over the first dimension of the transpose it is vectorised, 3 to 9 times faster on
-#: large batches. The criteria take that route for more than _SMALL_BATCH_ELEMENTS
-#: logits (benchmarks/bench_loss_step.py); on small ones the transpose costs more.
-_NARROW_CLASSES = 16
-#: Focal loss's large-batch path with a prior sums ``p_c * exp(s_c - max s)`` as a
-#: matrix-vector product while the shift spans at most this much
-#: (``exp(-80)`` is 1.8e-35, a normal float32), and takes a logsumexp beyond.
-_EXP_SHIFT_SPAN = 80.0
-
-
-def _transposed(logits):
-    """Whether log_softmax is faster over the transpose: a large CPU batch, few classes."""
-    return (logits.device.type == "cpu" and logits.shape[1] < _NARROW_CLASSES
-            and logits.numel() > _SMALL_BATCH_ELEMENTS)
-
-
-def _log_softmax(logits):
-    """``F.log_softmax(logits, dim=1)``, the same values (to rounding) by the fast route."""
-    if _transposed(logits):
-        return F.log_softmax(logits.t(), dim=0).t()
-    return F.log_softmax(logits, dim=1)
 
 
 def _cross_entropy(logits, target, weight=None, reduction="none"):
-    """``F.cross_entropy``, i.e. ``nll_loss`` of ``log_softmax``, by the fast route."""
-    if _transposed(logits):
-        return F.nll_loss(_log_softmax(logits), target, weight=weight, reduction=reduction)
-    return F.cross_entropy(logits, target, weight=weight, reduction=reduction)
+    """``CE_i = -log softmax(z_i)[y_i]``, times ``weight[y_i]`` when given."""
+    return F.nll_loss(log_softmax(logits), target, weight=weight, reduction=reduction)
 
 
 def _check_reduction(reduction):
@@ -316,13 +288,7 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
         ``sample_weight`` each sample counts its weight, as repeated rows would."""
         c = self.num_classes
         # Prediction is argmax z, as in the seed: on an exact tie the lower index wins.
-        # max's indices follow the same rule, and are faster on large CPU batches
-        # (slower on small ones: 4.2 against 3.0 us at 128 x 2, with the comparison).
-        logits = logits.detach()
-        if logits.device.type == "cpu" and logits.numel() > _SMALL_BATCH_ELEMENTS:
-            missed = logits.max(dim=1).indices != target
-        else:
-            missed = logits.argmax(dim=1) != target
+        missed = logits.detach().argmax(dim=1) != target
         # One fixed-size scatter_add_ tallies both counts: slot y for a sample of
         # class y predicted right, slot C + y for one missed. Unlike unique, bincount
         # or boolean masks, nothing waits for the device to report a shape.
@@ -357,14 +323,18 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
             )
         if logits.dtype in _HALF and self.logit_shift is not None:
             return self.forward(logits.float(), target, sample_weight).to(logits.dtype)
+        # README, "Adaptive": in training, for each class c in the batch (prediction
+        # argmax z), importance_c <- alpha * fnr_c + (1 - alpha) * importance_c; then
+        # loss_i = CE(z_i + tau * log(prior), y_i) * (offset + importance[y_i]),
+        # times weight[y_i].
         if self.training:
             self._update_importance(logits, target, sample_weight)
-        # A new tensor even for offset 0: cross_entropy keeps its weight for the backward
-        # pass, and the next training call updates the importance in place.
-        weight = self.importance + self.offset
+        # A new tensor even for offset 0: cross_entropy keeps it for the backward pass,
+        # and the next training call updates the importance in place.
+        class_weight = self.importance + self.offset
         if self.weight is not None:
-            weight = weight * self.weight
-        return self._weighted_cross_entropy(self._adjust(logits), target, weight)
+            class_weight = class_weight * self.weight
+        return self._weighted_cross_entropy(self._adjust(logits), target, class_weight)
 
     def extra_repr(self):
         return (f"num_classes={self.num_classes}, alpha={self.alpha}, offset={self.offset}, "
@@ -412,46 +382,17 @@ class FocalLoss(_WeightedCriterion):
             # 65504 at large logits before it is multiplied by zero: NaN. Computed in
             # float32 and returned in the logits' dtype (see _adjust for the shift).
             return self.forward(logits.float(), target).to(logits.dtype)
-        if self.gamma == 0.0:
+        # README, "Focal": FL_i = -(1 - p_t)^gamma * log softmax(z_i + tau * log prior)[y_i]
+        # with the raw p_t = softmax(z_i)[y_i], times weight[y_i] (Lin et al.'s alpha_t).
+        if self.gamma == 0.0:  # exactly cross entropy: the criterion 'ce'
             weight = self._class_weight(logits.shape[1])
             return self._weighted_cross_entropy(self._adjust(logits), target, weight)
-        if self.logit_shift is None:
-            ce = raw_ce = _cross_entropy(logits, target, reduction="none")
-        else:
-            ce, raw_ce = self._adjusted_and_raw_ce(logits, target)
+        ce = _cross_entropy(self._adjust(logits), target)
+        raw_ce = ce if self.logit_shift is None else _cross_entropy(logits, target)
         # 1 - p_t = -expm1(-CE) keeps full precision as p_t -> 1; the clamp keeps the
         # gradient of the power finite (and zero) where 1 - p_t underflows to 0.
         one_minus_pt = (-torch.expm1(-raw_ce)).clamp(min=torch.finfo(ce.dtype).tiny)
         return self._finish(ce, target, logits.shape[1], factor=one_minus_pt.pow(self.gamma))
-
-    def _adjusted_and_raw_ce(self, logits, target):
-        """Cross entropy on ``z + shift`` and on ``z``.
-
-        A small batch (the estimator's 128 rows), or any batch on a GPU, takes two
-        fused ``cross_entropy`` calls: there each operation costs its dispatch or
-        launch, not its arithmetic. A large one on the CPU takes one ``log_softmax``
-        and ``CE(z + s)_i = CE(z)_i - s_y + log(sum_c softmax(z)_ic * exp(s_c))``: a
-        matrix-vector product while the shift spans at most _EXP_SHIFT_SPAN, a
-        ``logsumexp`` of ``log softmax(z) + s`` beyond (stable for any finite logits
-        and shift). Measured in bench_loss_step.py (CPU) and bench_cuda.py (GPU).
-        """
-        shift = self._shift(logits)
-        if logits.device.type != "cpu" or logits.numel() <= _SMALL_BATCH_ELEMENTS:
-            ce = F.cross_entropy(logits + shift, target, reduction="none")
-            return ce, F.cross_entropy(logits, target, reduction="none")
-        log_p = _log_softmax(logits)
-        raw_ce = -log_p.gather(1, target[:, None]).squeeze(1)
-        # With s' = s - max(s) <= 0, the sum over classes is a matrix-vector product,
-        # sum_c p_ic e^{s'_c} >= e^{min s'}: while that is a normal float its log is
-        # finite and exact. (A CPU tensor's truth value waits for nothing.)
-        low = shift - shift.max()
-        if low.min() >= -_EXP_SHIFT_SPAN:
-            # In float32 even under autocast, which would take a matrix product in bf16.
-            with torch.autocast("cpu", enabled=False):
-                total = log_p.exp() @ low.exp().to(log_p.dtype)
-            return raw_ce - low[target] + torch.log(total), raw_ce
-        ce = raw_ce - shift[target] + torch.logsumexp(log_p + shift, dim=1)
-        return ce, raw_ce
 
     def extra_repr(self):
         return f"gamma={self.gamma}"
@@ -540,10 +481,11 @@ class MarginCrossEntropy(_WeightedCriterion):
             )
         if logits.dtype in _HALF and self.logit_shift is not None:
             return self.forward(logits.float(), target).to(logits.dtype)  # see _adjust
-        ce = _cross_entropy(self._adjust(logits), target, reduction="none")
-        # With two classes the probability of the true class is q for a positive and
-        # 1 - q for a negative, so both of eqs. (4), (5) read: weight H(m - p_t), and
-        # p_t < m  <=>  CE_i > -log m. One comparison in log space serves both.
+        # README, "Margin": loss_i = w_i * CE(z_i + tau * log prior, y_i), w_i = H(m - q_i)
+        # for a positive, H(q_i - (1 - m)) for a negative. With two classes p_t is q for
+        # a positive and 1 - q for a negative, so both read w_i = H(m - p_t), and
+        # p_t < m  <=>  CE_i > -log m: one comparison in log space serves both.
+        ce = _cross_entropy(self._adjust(logits), target)
         threshold = self.threshold
         if self.logit_shift is not None:
             # The gate reads the raw p_t: a threshold per class on the adjusted CE.

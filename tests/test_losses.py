@@ -531,8 +531,8 @@ def test_adaptive_offset_weighs_each_class_by_one_plus_importance():
     torch.testing.assert_close(seed_value, ce * seed.importance[target])
 
 
-# Focal loss with a prior takes two cross entropies on small batches and one
-# log_softmax on large ones on the CPU (more than 4096 logits): every check runs on both.
+# On the CPU, more than 4096 logits of fewer than 16 classes take log_softmax over the
+# transpose (sk_imbaloss._kernels): every check runs on both routes.
 BATCHES = pytest.mark.parametrize("rows", [256, 4096], ids=["small", "large"])
 
 
@@ -541,7 +541,7 @@ BATCHES = pytest.mark.parametrize("rows", [256, 4096], ids=["small", "large"])
 def test_logit_adjusted_focal_is_finite_under_a_large_shift(tau, rows):
     # tau * log(0.99 / 0.01) is 92 to 115, beyond float32's exp range: the loss on a
     # confidently wrong row stays exact (CE of the adjusted logits) with gradient
-    # [-1, 1], on batches of 4096 and 4098 logits alike (the two paths).
+    # [-1, 1], on batches of 4096 and 4098 logits alike (the two routes).
     logits = torch.tensor([[-100.0, 100.0]]).repeat(rows, 1).requires_grad_()
     target = torch.zeros(rows, dtype=torch.long)
     loss = FocalLoss(2.0, prior=torch.tensor([0.99, 0.01]), tau=tau, reduction="none")
@@ -597,12 +597,11 @@ def test_logit_adjusted_losses_stay_finite_at_huge_logits(criterion, rows):
     assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
 
 
-# ------------------------------------------------------------ the CPU's fast routes
+# ------------------------------------------------------------ the CPU's fast route
 # On the CPU, more than 4096 logits of fewer than 16 classes take log_softmax over the
-# transpose (torch's own is a scalar loop there), focal loss with a prior sums
-# p_c * exp(s_c) as a matrix-vector product, and unweighted means and sums of the focal
-# and margin losses are one dot product. Each must give the values and gradients of
-# the plain route (two fused cross entropies, a product and a mean) to rounding.
+# transpose (torch's own is a scalar loop there), and unweighted means and sums of the
+# focal and margin losses are one dot product. Each must give the values and gradients
+# of torch's log_softmax, a product and a mean to rounding.
 ROUTED = {
     "adaptive": lambda c, **kw: AdaptiveCrossEntropy(c, alpha=0.3, **kw),
     "ce": lambda c, **kw: FocalLoss(0.0, **kw),
@@ -615,8 +614,8 @@ ROUTED = {
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("prior", [False, True], ids=["no-prior", "prior"])
-def test_fast_cpu_routes_match_the_plain_route(monkeypatch, name, reduction, weighted, prior):
-    from sk_imbaloss import losses
+def test_fast_cpu_route_matches_the_plain_route(monkeypatch, name, reduction, weighted, prior):
+    from sk_imbaloss import _kernels
 
     c = 2 if name == "margin" else 5
     g = torch.Generator().manual_seed(13)
@@ -636,66 +635,21 @@ def test_fast_cpu_routes_match_the_plain_route(monkeypatch, name, reduction, wei
         grad, = torch.autograd.grad(value.sum(), x)
         return value, grad
 
-    assert losses._transposed(logits)
+    assert _kernels._transposed(logits)
     fast = run()
-    monkeypatch.setattr(losses, "_SMALL_BATCH_ELEMENTS", 10**9)  # every route plain
-    assert not losses._transposed(logits)
+    monkeypatch.setattr(_kernels, "_SMALL_BATCH_ELEMENTS", 10**9)  # torch's own route
+    assert not _kernels._transposed(logits)
     plain = run({"none": None, "mean": torch.mean, "sum": torch.sum}[reduction])
     torch.testing.assert_close(fast[0], plain[0])
     torch.testing.assert_close(fast[1], plain[1])
 
 
 def test_transposed_route_only_for_large_cpu_batches_of_few_classes():
-    from sk_imbaloss.losses import _transposed
+    from sk_imbaloss._kernels import _transposed
 
     assert _transposed(torch.zeros(4097, 2)) and _transposed(torch.zeros(410, 15))
     assert not _transposed(torch.zeros(2048, 2))  # the estimator's batches stay plain
     assert not _transposed(torch.zeros(4096, 16))  # torch's own kernel is vectorised
-
-
-@pytest.mark.parametrize("log_ratio, tau", [(79.0, 1.0), (11.0, 10.0)],
-                         ids=["product", "logsumexp"])
-def test_logit_adjusted_focal_large_batch_is_exact_near_the_span_limit(log_ratio, tau):
-    # The shift spans 79 (matrix-vector product) or 110 (logsumexp: exp(-110) is 0 in
-    # float32), and the rows put all probability on the class with the lowest shift:
-    # the smallest sum the product can meet, exp(-span).
-    prior = torch.tensor([1.0, math.exp(-log_ratio)], dtype=torch.float64)
-    logits = torch.tensor([[-50.0, 50.0], [50.0, -50.0]]).repeat(2100, 1).requires_grad_()
-    target = torch.tensor([1, 0]).repeat(2100)
-    loss = FocalLoss(2.0, prior=prior.float(), tau=tau, reduction="none")
-    value = loss(logits, target)
-    grad, = torch.autograd.grad(value.sum(), logits)
-    raw = logits.detach().double()
-    shift = tau * torch.log(prior / prior.sum())
-    expected_ce = F.cross_entropy(raw + shift, target, reduction="none")
-    p_t = torch.softmax(raw, dim=1).gather(1, target[:, None]).squeeze(1)
-    torch.testing.assert_close(value.double(), (1 - p_t) ** 2 * expected_ce, rtol=1e-5,
-                               atol=1e-4)
-    assert torch.isfinite(grad).all()
-
-
-def test_logit_adjusted_focal_large_batch_with_a_shift_far_from_zero(monkeypatch):
-    # A uniform prior at tau=60 shifts every logit by 60 * log(1/10) = -138, a span of
-    # 0: the product route takes it (measured from the shift's maximum, not from 0),
-    # and the shift cancels.
-    def no_logsumexp(*args, **kwargs):
-        raise AssertionError("the logsumexp route was taken")
-
-    monkeypatch.setattr(torch, "logsumexp", no_logsumexp)
-    g = torch.Generator().manual_seed(14)
-    logits, target = random_batch(g, 500, 10)  # 5000 logits
-    value = FocalLoss(2.0, prior=torch.ones(10), tau=60.0, reduction="none")(logits, target)
-    p_t = torch.softmax(logits.double(), dim=1).gather(1, target[:, None]).squeeze(1)
-    expected = (1 - p_t) ** 2 * F.cross_entropy(logits.double(), target, reduction="none")
-    torch.testing.assert_close(value.double(), expected, rtol=1e-5, atol=1e-5)
-
-
-def test_adaptive_breaks_exact_ties_as_the_seeds_argmax_on_a_large_batch():
-    # More than 4096 logits on the CPU take max's indices: the same lower-index rule.
-    logits, target = torch.zeros(2100, 3), torch.arange(2100) % 3
-    ours, ref = AdaptiveCrossEntropy(3, alpha=0.5, offset=0.0), WeightedLoss(3, alpha=0.5)
-    torch.testing.assert_close(ours(logits, target), ref(logits, target))
-    torch.testing.assert_close(ours.importance, torch.tensor([0.5, 1.0, 1.0]))
 
 
 @pytest.mark.parametrize("name", ROUTED)
@@ -717,7 +671,7 @@ def test_half_precision_mean_and_sum_accumulate_in_float32(name, dtype, rows):
         torch.testing.assert_close(got, reduce(per_sample.float()).to(dtype))
 
 
-def test_logit_adjusted_focal_large_batch_stays_float32_under_cpu_autocast():
+def test_logit_adjusted_focal_stays_float32_under_cpu_autocast():
     g = torch.Generator().manual_seed(16)
     logits, target = random_batch(g, 4096, 10)
     loss = FocalLoss(2.0, prior=torch.linspace(1.0, 0.01, 10), reduction="none")
@@ -731,8 +685,8 @@ def test_logit_adjusted_focal_large_batch_stays_float32_under_cpu_autocast():
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 def test_no_route_reads_the_data_off_the_cpu(name, reduction):
     # A meta tensor has no data: reading one (bool, item) raises. Every criterion must
-    # run on one, forward and backward, on a batch large enough for the CPU's own
-    # routes (which may read a value: free on the CPU, a host sync on a GPU).
+    # run on one, forward and backward, at a size where the CPU takes its own route:
+    # off the CPU no code may read a value (a host sync on a GPU).
     c = 2 if name == "margin" else 5
     kw = {"reduction": reduction, "prior": torch.linspace(1.0, 0.1, c)}
     criterion = ROUTED[name](c, **kw).to("meta")
