@@ -23,7 +23,7 @@ from skorch.exceptions import NotInitializedError
 from skorch.utils import is_dataset, to_tensor
 from torch.utils.data import DataLoader
 
-from ._batching import ArrayDataset, TensorBatches, as_array_dataset
+from ._batching import ArrayDataset, TensorBatches, as_array_dataset, balanced_sampler
 from ._class_stats import class_stats, class_weight_vector
 from ._compat import SyncFreeEpochs, TrainingDivergedError
 from ._data import (check_device, check_early_stopping_split, check_hidden_units,
@@ -111,6 +111,16 @@ default='adaptive'
         ``-1`` trains on the whole set in one batch.
     shuffle : bool, default=True
         Reshuffle the training rows every epoch.
+    sampling : {'shuffle', 'balanced'}, default='shuffle'
+        How an epoch picks its training rows. ``'shuffle'``: every row once, in the
+        order ``shuffle`` says. ``'balanced'``: as many rows as the training data holds,
+        drawn with replacement, row ``i`` of class ``c`` with probability
+        ``1 / (C * n_c)`` (``n_c`` its class's rows, not weights), so that each class
+        fills about ``1/C`` of every epoch, as ``torch.utils.data.WeightedRandomSampler``
+        does; ``sample_weight`` still multiplies the loss, early stopping's validation
+        rows are not resampled, and a ``partial_fit`` call balances its own chunk.
+        Needs ``shuffle=True`` and array input (a DataLoader ``iterator_train`` gets
+        the sampler; a torch Dataset or ``dataset=...`` does not).
     early_stopping : bool, default=False
         Hold out a stratified ``validation_fraction``, score it with ``scoring`` after
         each epoch, stop after ``n_iter_no_change`` epochs without improvement and
@@ -182,6 +192,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         max_epochs="auto",
         batch_size=128,
         shuffle=True,
+        sampling="shuffle",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -233,6 +244,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         self.hidden_units = hidden_units
         self.dropout = dropout
         self.shuffle = shuffle
+        self.sampling = sampling
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -465,12 +477,15 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
                 return TensorBatches(fast, max(self.batch_size, _INFERENCE_BATCH_SIZE),
                                      shuffle=False)
             return TensorBatches(fast, kwargs.get("batch_size", self.batch_size),
-                                 shuffle=training and self.shuffle)
+                                 shuffle=training and self.shuffle,
+                                 balanced=training and self.sampling == "balanced")
         # A configured iterator or a user's Dataset: skorch's path.
         kwargs.setdefault("batch_size", self.batch_size)
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
-        if training and iterator is DataLoader:
+        if training and self.sampling == "balanced":
+            kwargs["sampler"] = balanced_sampler(fast, iterator, kwargs)
+        elif training and iterator is DataLoader:
             kwargs.setdefault("shuffle", self.shuffle)
         return iterator(dataset, **kwargs)
 
