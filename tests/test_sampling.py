@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.model_selection import GridSearchCV
+from sklearn.utils.estimator_checks import parametrize_with_checks
 from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 from torch import nn
@@ -11,6 +12,8 @@ from torch import nn
 from sk_imbaloss import ImbalancedNeuralClassifier
 from sk_imbaloss._batching import (ArrayDataset, ClassBalancedDraws, ClassBalancedSampler,
                                    TensorBatches)
+
+from test_estimator_checks import EXPECTED_FAILED_CHECKS
 
 FAST = dict(max_epochs=3, random_state=0)
 
@@ -148,6 +151,21 @@ def test_sample_weight_still_weighs_the_loss(binary_data):
     assert weighted.history[-1, "train_loss"] != plain.history[-1, "train_loss"]
 
 
+def test_partial_fit_balances_each_chunk(multiclass_data):
+    X, y = multiclass_data
+    record = TrainingTargets()
+    clf = ImbalancedNeuralClassifier(sampling="balanced", callbacks=[("record", record)],
+                                     **FAST)
+    chunk = y != 2  # a first chunk without class 2: the two others share its epochs
+    clf.partial_fit(X[chunk], y[chunk], classes=[0, 1, 2])
+    seen = np.concatenate(record.epochs())
+    assert len(seen) == 3 * chunk.sum() and set(seen) == {0, 1}
+    assert abs(seen.mean() - 0.5) < 0.06
+    clf.partial_fit(X, y)
+    np.testing.assert_allclose(np.bincount(np.concatenate(record.epochs())) / (3 * len(y)),
+                               [1 / 3] * 3, atol=0.05)
+
+
 def test_grid_search_over_sampling(binary_data):
     X, y = binary_data
     search = GridSearchCV(ImbalancedNeuralClassifier(**FAST),
@@ -179,3 +197,21 @@ def test_a_torch_dataset_is_refused(binary_data):
     with pytest.raises(ValueError, match="with a torch Dataset or dataset=..., set "
                                          "sampling='shuffle'"):
         clf.fit(Dataset(X, y), y)
+
+
+# partial_fit refuses class_weight='effective' by design, as it refuses 'balanced': a
+# chunk's class counts are not the data's. These checks call partial_fit.
+_PARTIAL_FIT_CHECKS = dict.fromkeys(
+    ("check_fit_score_takes_y", "check_n_features_in_after_fitting",
+     "check_estimators_partial_fit_n_features"),
+    "partial_fit refuses class_weight='effective' by design (a chunk's class counts are "
+    "not the data's), as it refuses 'balanced'.",
+)
+
+
+@parametrize_with_checks(
+    [ImbalancedNeuralClassifier(sampling="balanced", class_weight="effective", max_epochs=20)],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS | _PARTIAL_FIT_CHECKS,
+)
+def test_sklearn_checks_with_balanced_sampling(estimator, check):
+    check(estimator)
