@@ -73,6 +73,21 @@ def test_the_fast_iterator_draws_n_balanced_rows_per_epoch(multiclass_data):
     np.testing.assert_array_equal(valid, y)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_draws_on_cuda_make_no_host_sync(binary_data):
+    X, y = binary_data
+    batches = TensorBatches(ArrayDataset(X, y, np.ones(len(y), np.float32), device="cuda"),
+                            32, shuffle=True, balanced=True)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        seen = [batch[1] for batch in batches]
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert all(targets.is_cuda for targets in seen)
+    assert sum(len(targets) for targets in seen) == len(y)
+
+
 def test_default_sampling_sees_every_row_once(binary_data):
     X, y = binary_data
     _, record = _fit_recording(X, y)
