@@ -5,15 +5,18 @@ samples back into a batch through a ``DataLoader``; for tabular data that Python
 overhead costs more than the arithmetic. Here the whole training set is one tensor on
 the training device and a batch is a single ``index_select`` (or a view when not
 shuffling).
+With ``sampling='balanced'`` an epoch's rows are drawn instead, with class-balanced
+probabilities (:class:`ClassBalancedDraws`), on this path and through a DataLoader.
 """
 
 import math
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
-__all__ = ["ArrayDataset", "TensorBatches"]
+__all__ = ["ArrayDataset", "ClassBalancedDraws", "ClassBalancedSampler", "TensorBatches",
+           "balanced_sampler"]
 
 
 # The target of unlabelled data (prediction): skorch batches are (X, y) pairs, the
@@ -88,6 +91,88 @@ def as_array_dataset(dataset):
     return None
 
 
+class ClassBalancedDraws:
+    """Row indices drawn with replacement, each class equally likely.
+
+    Row ``i`` of class ``c`` has probability ``1 / (C * n_c)``, ``n_c`` the rows of
+    class ``c`` in ``y`` and ``C`` the classes that have rows, as with
+    ``torch.utils.data.WeightedRandomSampler`` on those weights. A draw picks a class
+    uniformly, then a row of it uniformly: the same distribution, with no limit on the
+    number of rows (``torch.multinomial`` takes at most 2**24 categories) and no host
+    sync on a GPU. The draws come from torch's generator for ``device``, so
+    ``random_state`` governs them.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,), int
+        Targets encoded as 0..C-1.
+    device : str or torch.device, default='cpu'
+    """
+
+    def __init__(self, y, device="cpu"):
+        y = np.asarray(y, dtype=np.int64)
+        counts = np.bincount(y)
+        present = np.flatnonzero(counts)
+        first = np.cumsum(counts) - counts
+        self.device = device
+        # The rows sorted by class: class c's rows are rows[first[c]:first[c] + n_c].
+        self.rows = torch.from_numpy(np.argsort(y, kind="stable")).to(device)
+        self.first = torch.from_numpy(first[present]).to(device)
+        self.counts = torch.from_numpy(counts[present]).to(device)
+
+    def __call__(self, n):
+        """``n`` row indices, a long tensor on the device."""
+        cls = torch.randint(len(self.counts), (n,), device=self.device)
+        # An int64 draw modulo n_c: uniform up to a bias below n_c / 2**62.
+        within = torch.randint(2**62, (n,), device=self.device) % self.counts[cls]
+        return self.rows[self.first[cls] + within]
+
+
+class ClassBalancedSampler(Sampler):
+    """A DataLoader sampler of ``len(y)`` class-balanced draws per epoch.
+
+    The draws of :class:`ClassBalancedDraws` on the CPU, for skorch's DataLoader path.
+    """
+
+    def __init__(self, y):
+        self.draws = ClassBalancedDraws(y)
+        self.n = len(y)
+
+    def __len__(self):
+        return self.n
+
+    def __iter__(self):
+        return iter(self.draws(self.n).tolist())
+
+
+def balanced_sampler(dataset, iterator, kwargs):
+    """The sampler of ``sampling='balanced'`` for a DataLoader, or a ValueError.
+
+    ``dataset`` is the training data as an ``ArrayDataset`` (None when it is not array
+    input), ``iterator`` and ``kwargs`` the ``iterator_train`` class and parameters.
+    """
+    if dataset is None or dataset.y is None:
+        raise ValueError(
+            "sampling='balanced' draws from the targets of array input (X and y as "
+            "arrays, with the default dataset); with a torch Dataset or dataset=..., set "
+            "sampling='shuffle' and pass iterator_train__sampler="
+            "torch.utils.data.WeightedRandomSampler(...)."
+        )
+    if not (isinstance(iterator, type) and issubclass(iterator, DataLoader)):
+        raise ValueError(
+            f"sampling='balanced' gives a sampler to a torch DataLoader; iterator_train="
+            f"{getattr(iterator, '__name__', iterator)!r} is not one. Set "
+            "sampling='shuffle' and draw the rows in the iterator."
+        )
+    clash = sorted({"sampler", "batch_sampler", "shuffle"} & set(kwargs))
+    if clash:
+        raise ValueError(
+            f"iterator_train__{', iterator_train__'.join(clash)} and sampling='balanced' "
+            "both choose the training rows; drop one of them."
+        )
+    return ClassBalancedSampler(dataset.y)
+
+
 class TensorBatches:
     """Iterate over an ``ArrayDataset`` in batches, reshuffled on every pass.
 
@@ -101,14 +186,18 @@ class TensorBatches:
         governs it) at the start of every pass.
     drop_last : bool, default=False
         Skip a last batch smaller than ``batch_size``.
+    balanced : bool, default=False
+        Draw each pass's rows with :class:`ClassBalancedDraws` instead (as many rows
+        as the data set holds; ``shuffle`` is then not used).
     """
 
-    def __init__(self, dataset, batch_size, shuffle, drop_last=False):
+    def __init__(self, dataset, batch_size, shuffle, drop_last=False, balanced=False):
         self.dataset = dataset
         n = len(dataset)
         self.batch_size = n if batch_size == -1 else int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
+        self.draws = ClassBalancedDraws(dataset.y, dataset.device) if balanced else None
 
     def __len__(self):
         n = len(self.dataset)
@@ -119,11 +208,14 @@ class TensorBatches:
     def __iter__(self):
         n = len(self.dataset)
         stop = n - n % self.batch_size if self.drop_last else n
-        if self.shuffle:
+        if self.draws is not None:
+            order = self.draws(n)
+        elif self.shuffle:
             # One host-to-device copy of the permutation per epoch, then device-only work.
             order = torch.randperm(n).to(self.dataset.device, non_blocking=True)
-            for start in range(0, stop, self.batch_size):
-                yield self.dataset.batch(order[start:start + self.batch_size])
         else:
             for start in range(0, stop, self.batch_size):
                 yield self.dataset.batch(slice(start, start + self.batch_size))
+            return
+        for start in range(0, stop, self.batch_size):
+            yield self.dataset.batch(order[start:start + self.batch_size])

@@ -7,7 +7,8 @@ stores their results as ``class_counts_``, ``class_prior_`` and ``class_weight_`
 import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
-__all__ = ["class_counts", "class_prior", "class_stats", "class_weight_vector"]
+__all__ = ["class_counts", "class_prior", "class_stats", "class_weight_vector",
+           "effective_number_weights"]
 
 
 def class_counts(y_enc, n_classes, sample_weight=None, previous=None):
@@ -31,17 +32,47 @@ def class_prior(counts):
     return (counts / counts.sum()).astype(np.float32)
 
 
-def class_weight_vector(class_weight, classes, counts=None):
+def effective_number_weights(counts, beta):
+    """Class-balanced weights of Cui et al. (CVPR 2019), summing to the number of classes.
+
+    ``weight_c = (1 - beta) / (1 - beta**n_c)``, the inverse of class ``c``'s
+    effective number of samples, scaled so that the weights sum to ``C``. ``beta=0``
+    gives ones; as ``beta`` approaches 1 they approach the inverse class frequencies.
+
+    Parameters
+    ----------
+    counts : ndarray of shape (n_classes,), all positive
+    beta : float in [0, 1)
+
+    Returns
+    -------
+    weight : ndarray of shape (n_classes,), float64
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if beta == 0:  # 0**n_c = 0 for every n_c > 0
+        return np.ones_like(counts)
+    # 1 - beta**n_c as -expm1(n_c * log(beta)): no cancellation where beta**n_c is
+    # close to 1. The factor 1 - beta cancels in the scaling.
+    weight = -1.0 / np.expm1(counts * np.log(beta))
+    return weight * (len(counts) / weight.sum())
+
+
+def class_weight_vector(class_weight, classes, counts=None, beta=0.999):
     """The per-class weights that ``class_weight`` describes, in ``classes`` order.
 
     Parameters
     ----------
-    class_weight : None, 'balanced' or dict
-        ``'balanced'`` is scikit-learn's ``n / (n_classes * count)`` on ``counts``; a
-        dict maps labels to weights (missing labels weigh 1).
+    class_weight : None, 'balanced', 'effective' or dict
+        ``'balanced'`` is scikit-learn's ``n / (n_classes * count)`` on ``counts``;
+        ``'effective'`` the class-balanced weights of :func:`effective_number_weights`
+        on ``counts`` and ``beta``; a dict maps labels to weights (missing labels
+        weigh 1).
     classes : ndarray of shape (n_classes,)
     counts : ndarray of shape (n_classes,) or None
-        The (sample-weighted) class counts; needed for ``'balanced'`` only.
+        The (sample-weighted) class counts; needed for ``'balanced'`` and
+        ``'effective'`` only.
+    beta : float in [0, 1), default=0.999
+        The ``beta`` of ``'effective'``.
 
     Returns
     -------
@@ -50,8 +81,8 @@ def class_weight_vector(class_weight, classes, counts=None):
     Raises
     ------
     ValueError
-        For dict keys that are not classes, ``'balanced'`` without rows of every class,
-        or weights that are not finite and non-negative.
+        For dict keys that are not classes, ``'balanced'`` or ``'effective'`` without
+        rows of every class, or weights that are not finite and non-negative.
     """
     weight = class_weight
     if isinstance(weight, dict):
@@ -63,16 +94,19 @@ def class_weight_vector(class_weight, classes, counts=None):
                 f"are {classes.tolist()!r}."
             )
         weight = {position[key]: value for key, value in weight.items()}
-    elif weight == "balanced" and (counts is None or (counts <= 0).any()):
+    elif weight in ("balanced", "effective") and (counts is None or (counts <= 0).any()):
         missing = classes if counts is None else classes[counts <= 0]
         raise ValueError(
-            "class_weight='balanced' needs rows of every class (with positive sample "
+            f"class_weight={weight!r} needs rows of every class (with positive sample "
             f"weight) to weigh them; none of class {missing.tolist()!r}. Give "
             "class_weight as a dict, or train on data that holds every class."
         )
-    index = np.arange(len(classes))
-    vector = compute_class_weight(weight, classes=index, y=index,
-                                  sample_weight=counts).astype(np.float32)
+    if weight == "effective":
+        vector = effective_number_weights(counts, beta).astype(np.float32)
+    else:
+        index = np.arange(len(classes))
+        vector = compute_class_weight(weight, classes=index, y=index,
+                                      sample_weight=counts).astype(np.float32)
     if not (np.isfinite(vector).all() and (vector >= 0).all()):
         raise ValueError(
             f"class_weight must hold finite, non-negative weights; got {class_weight!r}."
@@ -80,8 +114,11 @@ def class_weight_vector(class_weight, classes, counts=None):
     return vector
 
 
-def class_stats(classes, y_enc, sample_weight, class_weight, needs_counts, previous=None):
+def class_stats(classes, y_enc, sample_weight, class_weight, needs_counts, previous=None,
+                beta=0.999):
     """The counts, prior and weights of a fit whose encoded targets are ``y_enc``.
+
+    ``beta`` is that of ``class_weight='effective'``.
 
     ``y_enc=None`` (a Dataset without readable targets) gives None for each, or a
     ValueError when ``needs_counts`` (``class_weight`` or the logit adjustment).
@@ -95,4 +132,4 @@ def class_stats(classes, y_enc, sample_weight, class_weight, needs_counts, previ
             )
         return None, None, None
     counts = class_counts(y_enc, len(classes), sample_weight, previous)
-    return counts, class_prior(counts), class_weight_vector(class_weight, classes, counts)
+    return counts, class_prior(counts), class_weight_vector(class_weight, classes, counts, beta)

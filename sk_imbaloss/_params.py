@@ -25,7 +25,8 @@ PARAMETER_CONSTRAINTS = {
     "alpha": [Interval(Real, 0, 1, closed="right")],
     "gamma": [Interval(Real, 0, None, closed="left")],
     "margin": [Interval(Real, 0.5, 1, closed="neither")],
-    "class_weight": [None, StrOptions({"balanced"}), dict],
+    "class_weight": [None, StrOptions({"balanced", "effective"}), dict],
+    "beta": [Interval(Real, 0, 1, closed="left")],
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "lr": [Interval(Real, 0, None, closed="neither")],
     "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -33,6 +34,7 @@ PARAMETER_CONSTRAINTS = {
     "weight_decay": [Interval(Real, 0, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
     "shuffle": ["boolean"],
+    "sampling": [StrOptions({"shuffle", "balanced"})],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -57,6 +59,12 @@ def check_params(estimator, params=None):
         caller_name=type(estimator).__name__,
     )
     check_hidden_units(params["hidden_units"])
+    if params["sampling"] == "balanced" and not params["shuffle"]:
+        raise ValueError(
+            "sampling='balanced' draws the rows of every epoch at random, which "
+            "shuffle=False rules out; keep shuffle=True with it, or use "
+            "sampling='shuffle'."
+        )
     if params["early_stopping"]:
         get_scorer(params["scoring"])  # an unknown name raises a ValueError naming it
     by_name = isinstance(params["criterion"], str)

@@ -23,7 +23,7 @@ from skorch.exceptions import NotInitializedError
 from skorch.utils import is_dataset, to_tensor
 from torch.utils.data import DataLoader
 
-from ._batching import ArrayDataset, TensorBatches, as_array_dataset
+from ._batching import ArrayDataset, TensorBatches, as_array_dataset, balanced_sampler
 from ._class_stats import class_stats, class_weight_vector
 from ._compat import SyncFreeEpochs, TrainingDivergedError
 from ._data import (check_device, check_early_stopping_split, check_hidden_units,
@@ -49,8 +49,8 @@ _AUTO_STEPS = 500
 #: Top-level parameter -> the part of an initialized net that set_params rebuilds.
 _PARTS = {
     **dict.fromkeys(("hidden_units", "dropout"), "module"),
-    **dict.fromkeys(("alpha", "gamma", "margin", "logit_adjustment", "class_weight"),
-                    "criterion"),
+    **dict.fromkeys(("alpha", "gamma", "margin", "logit_adjustment", "class_weight",
+                     "beta"), "criterion"),
     "weight_decay": "optimizer",
     **dict.fromkeys(("early_stopping", "n_iter_no_change", "scoring", "callbacks"),
                     "callbacks"),
@@ -92,11 +92,17 @@ default='adaptive'
         frequencies of the training data, while predictions use the raw logits.
         ``'auto'`` is 1 for ``'adaptive'``, ``'focal'`` and ``'margin'`` and 0 for
         ``'ce'`` and ``'adaptive-seed'``; 0 gives the write-ups' focal and margin losses.
-    class_weight : None, 'balanced' or dict, default=None
+    class_weight : None, 'balanced', 'effective' or dict, default=None
         Per-class weights multiplied into the loss of every criterion by name:
-        ``'balanced'`` is ``n_samples / (n_classes * n_c)`` (not with ``partial_fit``),
-        a dict maps labels to weights (missing labels weigh 1). With ``'ce'`` this is
-        the class-weighted baseline; with a logit adjustment it is a cost on top of it.
+        ``'balanced'`` is ``n_samples / (n_classes * n_c)``, ``'effective'`` the
+        class-balanced weights of Cui et al. (2019), ``(1 - beta) / (1 - beta**n_c)``
+        scaled to sum to ``n_classes`` (both from the sample-weighted class counts
+        ``n_c``, not with ``partial_fit``), a dict maps labels to weights (missing
+        labels weigh 1). With ``'ce'`` this is the class-weighted baseline; with a
+        logit adjustment it is a cost on top of it.
+    beta : float in [0, 1), default=0.999
+        The ``beta`` of ``class_weight='effective'``: 0 weighs every class 1, values
+        close to 1 approach the inverse class frequencies (``'balanced'``, rescaled).
     hidden_units : sequence of int, default=(64, 64)
         Hidden layer widths of the default MLP.
     dropout : float in [0, 1), default=0.1
@@ -112,6 +118,16 @@ default='adaptive'
         ``-1`` trains on the whole set in one batch.
     shuffle : bool, default=True
         Reshuffle the training rows every epoch.
+    sampling : {'shuffle', 'balanced'}, default='shuffle'
+        How an epoch picks its training rows. ``'shuffle'``: every row once, in the
+        order ``shuffle`` says. ``'balanced'``: as many rows as the training data holds,
+        drawn with replacement, row ``i`` of class ``c`` with probability
+        ``1 / (C * n_c)`` (``n_c`` its class's rows, not weights), so that each class
+        fills about ``1/C`` of every epoch, as ``torch.utils.data.WeightedRandomSampler``
+        does; ``sample_weight`` still multiplies the loss, early stopping's validation
+        rows are not resampled, and a ``partial_fit`` call balances its own chunk.
+        Needs ``shuffle=True`` and array input (a DataLoader ``iterator_train`` gets
+        the sampler; a torch Dataset or ``dataset=...`` does not).
     early_stopping : bool, default=False
         Hold out a stratified ``validation_fraction``, score it with ``scoring`` after
         each epoch, stop after ``n_iter_no_change`` epochs without improvement and
@@ -180,6 +196,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         margin=0.6,
         logit_adjustment="auto",
         class_weight=None,
+        beta=0.999,
         hidden_units=(64, 64),
         dropout=0.1,
         optimizer=torch.optim.Adam,
@@ -188,6 +205,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         max_epochs="auto",
         batch_size=128,
         shuffle=True,
+        sampling="shuffle",
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -237,9 +255,11 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         self.logit_adjustment = logit_adjustment
         self.weight_decay = weight_decay
         self.class_weight = class_weight
+        self.beta = beta
         self.hidden_units = hidden_units
         self.dropout = dropout
         self.shuffle = shuffle
+        self.sampling = sampling
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -257,8 +277,8 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
 
         As skorch rebuilds the module for ``module__*`` keys, a top-level key rebuilds
         its part (and those built on it): ``hidden_units`` and ``dropout`` the default
-        MLP, ``alpha``, ``gamma``, ``margin``, ``logit_adjustment`` and
-        ``class_weight`` the criterion, ``weight_decay`` the optimizer,
+        MLP, ``alpha``, ``gamma``, ``margin``, ``logit_adjustment``, ``class_weight``
+        and ``beta`` the criterion, ``weight_decay`` the optimizer,
         ``early_stopping``, ``n_iter_no_change`` and ``scoring`` the callbacks. Their
         values are checked first: a bad one raises and leaves the net as it was.
         """
@@ -273,12 +293,13 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
             return super().set_params(**kwargs)
         self._check_params({k: v for k, v in kwargs.items() if "__" not in k})
         class_weight = kwargs.get("class_weight", self.class_weight)
+        beta = kwargs.get("beta", self.beta)
         if "criterion" in parts and self._has_classes():
-            class_weight_vector(class_weight, self.classes_, self.class_counts_)
+            class_weight_vector(class_weight, self.classes_, self.class_counts_, beta)
         super().set_params(**kwargs)
         if "criterion" in parts and self._has_classes():
             self.class_weight_ = class_weight_vector(class_weight, self.classes_,
-                                                     self.class_counts_)
+                                                     self.class_counts_, beta)
         if "module" in parts:
             self._initialize_module()
         if parts & {"module", "criterion"}:
@@ -340,12 +361,13 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
             isinstance(self.criterion, str) and self._tau() > 0)
         counts, prior, weight = class_stats(
             classes, y_enc, sample_weight, self.class_weight, needs_counts,
-            previous=None if reset else getattr(self, "class_counts_", None))
+            previous=None if reset else getattr(self, "class_counts_", None),
+            beta=self.beta)
         self.classes_inferred_ = classes
         self.class_counts_, self.class_prior_, self.class_weight_ = counts, prior, weight
         if not reset and prior is not None and hasattr(self.criterion_, "set_prior"):
-            # A warm start goes on with the prior (and 'balanced' weights) of all the
-            # rows trained on; the importance and the optimizer state are kept.
+            # A warm start goes on with the prior (and 'balanced' or 'effective' weights)
+            # of all the rows trained on; the importance and the optimizer state are kept.
             self.criterion_.set_prior(prior)
             if isinstance(self.class_weight, str):
                 self.criterion_.weight = torch.as_tensor(weight, device=self.device)
@@ -473,12 +495,15 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
                 return TensorBatches(fast, max(self.batch_size, _INFERENCE_BATCH_SIZE),
                                      shuffle=False)
             return TensorBatches(fast, kwargs.get("batch_size", self.batch_size),
-                                 shuffle=training and self.shuffle)
+                                 shuffle=training and self.shuffle,
+                                 balanced=training and self.sampling == "balanced")
         # A configured iterator or a user's Dataset: skorch's path.
         kwargs.setdefault("batch_size", self.batch_size)
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
-        if training and iterator is DataLoader:
+        if training and self.sampling == "balanced":
+            kwargs["sampler"] = balanced_sampler(fast, iterator, kwargs)
+        elif training and iterator is DataLoader:
             kwargs.setdefault("shuffle", self.shuffle)
         return iterator(dataset, **kwargs)
 
@@ -618,11 +643,12 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         """
         self.check_training_readiness()  # skorch's: a net trimmed for prediction
         self._check_params()
-        if self.class_weight == "balanced":
+        if self.class_weight in ("balanced", "effective"):
             raise ValueError(
-                "class_weight='balanced' is not supported for partial_fit (a chunk's "
-                "class counts are not the data's); as in scikit-learn, compute the weights "
-                "with sklearn.utils.class_weight.compute_class_weight and pass them as a dict."
+                f"class_weight={self.class_weight!r} is not supported for partial_fit (a "
+                "chunk's class counts are not the data's); as in scikit-learn, compute the "
+                "weights on all the data (e.g. sklearn.utils.class_weight."
+                "compute_class_weight) and pass them as a dict."
             )
         reset = not self.initialized_
         if classes is not None and not reset and self._has_classes():
