@@ -1,6 +1,8 @@
 """Per-call torch settings for the estimator's fits and predictions, restored after.
 
-Two process-wide settings of torch cost small tabular networks dearly:
+The random generator: a seeded fit seeds torch's process-wide generator and restores
+its state after (fits side by side in threads of one process draw from each other's
+stream: run them in processes). Two settings cost small tabular networks dearly:
 
 - intra-op threads: a 64-64 network on 128-row batches gains nothing from them and
   loses much when the cores are busy (another fit, pip, a browser), so such calls run
@@ -14,7 +16,7 @@ from contextlib import contextmanager
 
 import torch
 
-__all__ = ["THREADED_WORK", "auto_threads", "torch_settings"]
+__all__ = ["THREADED_WORK", "auto_threads", "seeded_torch", "torch_settings"]
 
 #: Multiply-adds per batch (rows x the module's parameters) from which a call uses
 #: torch's thread pool; below it, one thread.
@@ -47,3 +49,17 @@ def torch_settings(num_threads, device):
         torch.set_num_threads(threads)
         if flush:
             torch.set_flush_denormal(False)
+
+
+@contextmanager
+def seeded_torch(seed, device, offset=0):
+    """Seed torch's generators with ``seed + offset`` (on ``device`` too) for the block
+    and restore their state after; ``seed=None`` leaves them alone."""
+    if seed is None:
+        yield
+        return
+    device = torch.device(device)
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed + offset)
+        yield

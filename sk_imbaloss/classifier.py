@@ -9,7 +9,6 @@ a private skorch or scikit-learn name in ``_compat``.
 
 import math
 from collections.abc import Mapping
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -30,7 +29,7 @@ from ._data import (check_device, check_early_stopping_split, check_hidden_units
                     check_sample_weights, encode_labels, fit_labels, validate_features)
 from ._dataset_input import check_dataset_fit, dataset_classes
 from ._params import CRITERIA, PARAMETER_CONSTRAINTS, check_params
-from ._runtime import auto_threads, torch_settings
+from ._runtime import auto_threads, seeded_torch, torch_settings
 from .callbacks import (DivergenceCheck, ImportanceHistory, SparsePrintLog,
                         early_stopping_callbacks, score_labels)
 from .losses import AdaptiveCrossEntropy, FocalLoss, MarginCrossEntropy
@@ -93,16 +92,12 @@ default='adaptive'
         ``'auto'`` is 1 for ``'adaptive'``, ``'focal'`` and ``'margin'`` and 0 for
         ``'ce'`` and ``'adaptive-seed'``; 0 gives the write-ups' focal and margin losses.
     class_weight : None, 'balanced', 'effective' or dict, default=None
-        Per-class weights multiplied into the loss of every criterion by name:
-        ``'balanced'`` is ``n_samples / (n_classes * n_c)``, ``'effective'`` the
-        class-balanced weights of Cui et al. (2019), ``(1 - beta) / (1 - beta**n_c)``
-        scaled to sum to ``n_classes`` (both from the sample-weighted class counts
-        ``n_c``, not with ``partial_fit``), a dict maps labels to weights (missing
-        labels weigh 1). With ``'ce'`` this is the class-weighted baseline; with a
-        logit adjustment it is a cost on top of it.
+        Per-class weights in the loss of every criterion by name: ``'balanced'`` is
+        ``n / (n_classes * n_c)``, ``'effective'`` Cui et al.'s ``(1 - beta) / (1 -
+        beta**n_c)`` scaled to sum to ``n_classes`` (neither with ``partial_fit``), a
+        dict maps labels to weights (missing labels weigh 1).
     beta : float in [0, 1), default=0.999
-        The ``beta`` of ``class_weight='effective'``: 0 weighs every class 1, values
-        close to 1 approach the inverse class frequencies (``'balanced'``, rescaled).
+        ``class_weight='effective'``: 0 weighs every class 1, 1 inverse frequency.
     hidden_units : sequence of int, default=(64, 64)
         Hidden layer widths of the default MLP.
     dropout : float in [0, 1), default=0.1
@@ -119,26 +114,19 @@ default='adaptive'
     shuffle : bool, default=True
         Reshuffle the training rows every epoch.
     sampling : {'shuffle', 'balanced'}, default='shuffle'
-        How an epoch picks its training rows. ``'shuffle'``: every row once, in the
-        order ``shuffle`` says. ``'balanced'``: as many rows as the training data holds,
-        drawn with replacement, row ``i`` of class ``c`` with probability
-        ``1 / (C * n_c)`` (``n_c`` its class's rows, not weights), so that each class
-        fills about ``1/C`` of every epoch, as ``torch.utils.data.WeightedRandomSampler``
-        does; ``sample_weight`` still multiplies the loss, early stopping's validation
-        rows are not resampled, and a ``partial_fit`` call balances its own chunk.
-        Needs ``shuffle=True`` and array input (a DataLoader ``iterator_train`` gets
-        the sampler; a torch Dataset or ``dataset=...`` does not).
+        ``'balanced'``: each epoch draws as many rows as the data holds, with
+        replacement, row ``i`` of class ``c`` with probability ``1 / (C * n_c)`` (as
+        ``torch.utils.data.WeightedRandomSampler`` does); ``sample_weight`` still
+        weighs the loss, early stopping's validation rows are not resampled.
     early_stopping : bool, default=False
-        Hold out a stratified ``validation_fraction``, score it with ``scoring`` after
-        each epoch, stop after ``n_iter_no_change`` epochs without improvement and
-        restore the best epoch's weights and criterion state.
+        Score a stratified ``validation_fraction`` with ``scoring`` after each epoch,
+        stop after ``n_iter_no_change`` epochs without improvement, keep the best.
     validation_fraction : float in (0, 1), default=0.1
     n_iter_no_change : int, default=10
     scoring : str, default='balanced_accuracy'
         A scikit-learn scorer name for early stopping.
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, dropout, shuffling and the validation split; the
-        global torch RNG state is restored after fitting.
+        Seeds initialisation, dropout, shuffles and splits (torch's RNG restored after).
     device : str, default='cpu'
         ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
     num_threads : int or 'auto', default='auto'
@@ -163,16 +151,14 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
     feature_names_in_ : ndarray of str
         Present when ``X`` was a DataFrame with string column names.
     class_counts_, class_prior_, class_weight_ : ndarray of shape (n_classes,)
-        Rows per class trained on (sums of ``sample_weight``), their shares (the prior
-        of the logit adjustment; an unseen class counts as the rarest seen) and the
-        class weights in effect.
+        Rows per class trained on (sums of ``sample_weight``), their shares (the
+        logit adjustment's prior) and the class weights in effect.
     importance_ : ndarray of shape (n_classes,)
         The adaptive importance per class (``'adaptive'``, ``'adaptive-seed'``); its
         value after each epoch is in ``history[:, 'importance']``.
     max_epochs_ : int
         The epochs of the last ``fit`` or ``partial_fit`` call.
     module_, criterion_, optimizer_, history_
-        The fitted skorch components.
 
     Examples
     --------
@@ -267,9 +253,9 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         self.random_state = random_state
         self.num_threads = num_threads
 
-    # ------------------------------------------------------------------ parameters
     def _check_params(self, params=None):
         """Validate the hyperparameters (``params`` over the current ones)."""
+        self.check_training_readiness()  # skorch's: a net trimmed for prediction
         check_params(self, params)
 
     def set_params(self, **kwargs):
@@ -332,7 +318,6 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         score_labels(self.callbacks_)
         return self
 
-    # ------------------------------------------------------------------ classes
     def _known_classes(self):
         """The ``classes`` parameter, or None when it is unset or empty."""
         return None if self.classes is None or len(self.classes) == 0 else self.classes
@@ -372,7 +357,6 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
             if isinstance(self.class_weight, str):
                 self.criterion_.weight = torch.as_tensor(weight, device=self.device)
 
-    # ------------------------------------------------------------------ data
     def _array_dataset(self, X, y, sample_weight, reset, classes, require_two):
         """Validate array input and encode ``y``; return the data set and ``y``'s codes.
 
@@ -405,7 +389,6 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         # fit validates and encodes the data and reads a Dataset's classes itself.
         pass
 
-    # ------------------------------------------------------------------ components
     def initialize_module(self):
         if self.module is not None:
             return super().initialize_module()
@@ -519,7 +502,6 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         )
         return dataset.subset(idx_train), dataset.subset(idx_valid)
 
-    # ------------------------------------------------------------------ training
     def infer(self, x, **fit_params):
         if isinstance(x, Mapping) and "sample_weight" in x:
             x = x["X"]  # the weights are for the loss, not the module
@@ -559,25 +541,6 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         per_epoch = 1 if batch_size == -1 else max(1, math.ceil(n_rows / batch_size))
         return max(_AUTO_EPOCHS, math.ceil(_AUTO_STEPS / per_epoch))
 
-    @contextmanager
-    def _seeded(self, offset=0):
-        """Seed torch for one fit and restore the global RNG state afterwards.
-
-        torch's generator is process-wide: fits side by side in threads of one
-        process draw from each other's stream (run them in processes).
-        """
-        if self.random_state is None:
-            self.split_seed_ = None
-            yield
-            return
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        self.split_seed_ = seed
-        device = torch.device(self.device)
-        devices = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed + offset)
-            yield
-
     def _fit(self, X, y, sample_weight, reset, classes, partial, fit_params):
         if is_dataset(X):
             check_dataset_fit(self, sample_weight)
@@ -593,8 +556,11 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         self.max_epochs_ = fit_params.pop("epochs", None) or self._epochs(dataset, partial)
         # skorch's partial_fit routes metadata for the public method that called it.
         fit_params["_routing_method"] = "partial_fit" if partial else "fit"
-        # A warm-started fit goes on with new shuffles and dropout masks.
-        with self._seeded(offset=0 if reset else len(self.history)):
+        # The seed of the early-stopping split, and of torch for this fit (restored
+        # after); a warm start goes on with new shuffles and dropout masks.
+        self.split_seed_ = (None if self.random_state is None else int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)))
+        with seeded_torch(self.split_seed_, self.device, 0 if reset else len(self.history)):
             if reset:
                 self.initialize()
             batch_size = self.get_params_for("iterator_train").get("batch_size",
@@ -625,12 +591,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
             Non-negative weight multiplied into each sample's loss.
         **fit_params
             Passed to the module's ``forward``, as in skorch.
-
-        Returns
-        -------
-        self
         """
-        self.check_training_readiness()  # skorch's: a net trimmed for prediction
         self._check_params()
         reset = not (self.warm_start and self.initialized_)
         return self._fit(X, y, sample_weight, reset, self._known_classes(), False, fit_params)
@@ -641,7 +602,6 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         ``classes`` lists every label the model will ever see; give it on the first
         call when that batch does not contain them all.
         """
-        self.check_training_readiness()  # skorch's: a net trimmed for prediction
         self._check_params()
         if self.class_weight in ("balanced", "effective"):
             raise ValueError(
@@ -662,7 +622,6 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
             classes = self._known_classes()
         return self._fit(X, y, sample_weight, reset, classes, True, fit_params)
 
-    # ------------------------------------------------------------------ prediction
     def _logits(self, X):
         self.check_is_fitted()
         if not is_dataset(X):
