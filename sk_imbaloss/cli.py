@@ -85,8 +85,9 @@ def build_parser():
     )
     compare.add_argument(
         "data", nargs="*", metavar="DATA",
-        help="CSV or .csv.gz files, or folders of them; numeric features and a class "
-             "column. Default: the diabetes-top10 data set shipped with scikit-learn.",
+        help="CSV files (.csv, or .csv.gz, .csv.bz2, .csv.xz, .csv.zip), or folders of "
+             "them; numeric features and a class column. Default: the diabetes-top10 "
+             "data set shipped with scikit-learn.",
     )
     compare.add_argument("--target", metavar="COL",
                          help="the class column of the CSV files (default: target)")
@@ -139,7 +140,7 @@ def _load_datasets(paths, target, folds):
         for given in paths:
             files = list(iter_data_paths([given]))
             if not files:
-                _error(f"{given}: folder has no .csv or .csv.gz files; skipped.")
+                _error(f"{given}: folder has no .csv files (compressed or not); skipped.")
             for path in files:
                 resolved = Path(path).resolve()
                 if resolved in seen:  # twice would count it twice in the tests

@@ -49,6 +49,10 @@ def test_bad_file_is_reported_and_the_others_run(keel, tmp_path, capsys):
     folder.mkdir()
     shutil.copy(keel("glass2"), folder / "glass2.csv.gz")
     (folder / "broken.csv").write_text("a,b,target\n1,x,0\n2,y,1\n")
+    # A corrupt gzip, a truncated one and a corrupt zip, beside the good file.
+    (folder / "corrupt.csv.gz").write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage")
+    (folder / "cut.csv.gz").write_bytes(keel("glass2").read_bytes()[:300])
+    (folder / "corrupt.csv.zip").write_bytes(b"PK\x03\x04 not a zip")
     missing = tmp_path / "missing.csv"
     status = main(["compare", str(folder), str(missing), "--methods", "logreg-balanced",
                    "--out", str(tmp_path / "out"), *FAST])
@@ -56,6 +60,9 @@ def test_bad_file_is_reported_and_the_others_run(keel, tmp_path, capsys):
     assert status == 0
     assert "broken.csv: non-numeric feature columns ['b']" in captured.err
     assert "missing.csv: no such file" in captured.err
+    for name, reason in [("corrupt.csv.gz", "error"), ("cut.csv.gz", "EOFError"),
+                         ("corrupt.csv.zip", "BadZipFile")]:
+        assert f"{folder / name}: cannot be read as CSV ({reason}: " in captured.err
     assert "glass2:" in captured.out
     results = pd.read_csv(tmp_path / "out" / "results.csv")
     assert results["dataset"].unique().tolist() == ["glass2"]
