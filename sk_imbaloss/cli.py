@@ -5,11 +5,12 @@ import os
 import sys
 from pathlib import Path
 
-from .compare import DEFAULT_METHODS, METHODS, check_dataset, run_comparison
+from .compare import DEFAULT_METHODS, METHODS, _run, check_dataset, resolve_methods
 from .datasets import as_dataset, iter_data_paths, load_csv, load_default
 from .report import (
     HEADLINE_METRICS,
     average_ranks,
+    failures,
     skipped_methods,
     summarize,
     write_report,
@@ -171,11 +172,9 @@ def _load_datasets(paths, target, folds):
 
 
 def _print_failures(results):
-    failed = results[results["error"].notna()]
-    for (dataset, method), rows in failed.groupby(["dataset", "method"], sort=False):
-        total = ((results["dataset"] == dataset) & (results["method"] == method)).sum()
-        _warning(f"{method} on {dataset}: {len(rows)}/{total} folds failed or skipped: "
-                 f"{rows['error'].iloc[0]}")
+    for row in failures(results).itertuples():
+        _warning(f"{row.method} on {row.dataset}: {row.folds} folds {row.status}: "
+                 f"{row.reason}")
 
 
 def _print_tables(results, datasets):
@@ -184,7 +183,7 @@ def _print_tables(results, datasets):
     means = summarize(results, metrics).xs("mean", axis=1, level=1)
     means = means.rename(columns=_SHORT_NAMES)
     n_folds = results.groupby(["dataset", "method"]).size().max()
-    scored = results[results["error"].isna()].groupby(["dataset", "method"]).size()
+    scored = results[results["status"] == "ok"].groupby(["dataset", "method"]).size()
     skipped = skipped_methods(results)
     for name, X, y in datasets:
         if name not in means.index.get_level_values("dataset"):
@@ -238,17 +237,11 @@ def _compare(args):
         _error(problem)
         return 1
     try:
-        results = run_comparison(
-            datasets,
-            methods=args.methods,
-            folds=args.folds,
-            repeats=args.repeats,
-            max_epochs=args.max_epochs,
-            seed=args.seed,
-            n_jobs=args.n_jobs,
-            progress=args.progress,
-            scheduler=args.scheduler,
-        )
+        # The data sets were checked as they were loaded; _run does not check them again.
+        results = _run(datasets, resolve_methods(args.methods), folds=args.folds,
+                       repeats=args.repeats, max_epochs=args.max_epochs, seed=args.seed,
+                       n_jobs=args.n_jobs, progress=args.progress,
+                       scheduler=args.scheduler)
     except ImportError as exc:
         _error(str(exc))
         return 1
@@ -258,11 +251,10 @@ def _compare(args):
         # distributed raises these when the scheduler cannot be reached.
         _error(f"cannot run on the scheduler {args.scheduler}: {exc}")
         return 1
-    reasons = results["error"].fillna("").astype(str)
-    if reasons.str.startswith("skipped:").all():
+    if (results["status"] == "skipped").all():
         # Nothing was fitted: not a failure of the fits, a choice of methods.
-        unique = dict.fromkeys(r.removeprefix("skipped:").strip() for r in reasons)
-        _error(f"no chosen method applies to the data: {'; '.join(unique)}.")
+        _error(f"no chosen method applies to the data: "
+               f"{'; '.join(results['error'].unique())}.")
         return 1
     _print_failures(results)
     paths = write_report(results, args.out)
@@ -270,7 +262,7 @@ def _compare(args):
     print("\nWrote:")
     for path in paths:
         print(f"  {path}")
-    if results["error"].notna().all():
+    if (results["status"] != "ok").all():
         _error("every fit failed; see the errors above.")
         return 1
     return 0

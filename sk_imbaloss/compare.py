@@ -39,6 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from ._results import COLUMNS, METRICS
 from .classifier import ImbalancedNeuralClassifier
 
 __all__ = [
@@ -50,16 +51,6 @@ __all__ = [
     "resolve_methods",
     "run_comparison",
 ]
-
-#: The test-fold scores, in the order of the results' columns; all higher-is-better.
-METRICS = (
-    "balanced_accuracy",
-    "g_mean",
-    "roc_auc",
-    "average_precision",
-    "minority_f1",
-    "mcc",
-)
 
 
 # ---------------------------------------------------------------------- methods
@@ -307,11 +298,11 @@ def _scores(y_true, y_pred, proba, classes, minority):
 def _run_job(key, factory, X, y, train, test, seed, max_epochs, minority):
     """Fit one method on one training fold and score it on the test fold.
 
-    Returns the result row; an exception becomes the row's ``error`` instead of
-    stopping the whole comparison.
+    Returns the result row; an exception becomes the row's ``error`` (status
+    ``"failed"``) instead of stopping the whole comparison.
     """
     row = dict(key, seed=seed, **dict.fromkeys(METRICS, np.nan),
-               fit_seconds=np.nan, error=None)
+               fit_seconds=np.nan, status="failed", error=None)
     try:
         with _single_threaded(), warnings.catch_warnings():
             # Degenerate folds (no predicted positives) are scored, not warned about.
@@ -324,7 +315,7 @@ def _run_job(key, factory, X, y, train, test, seed, max_epochs, minority):
             proba = model.predict_proba(X[test])
             y_pred = model.predict(X[test])
             row.update(_scores(y[test], y_pred, proba, model.classes_, minority))
-            row["fit_seconds"] = seconds  # only for a fold that was scored
+            row.update(fit_seconds=seconds, status="ok")  # only for a scored fold
     except Exception as exc:  # noqa: BLE001 - any failure is recorded, see docstring
         row["error"] = f"{type(exc).__name__}: {exc}"
     return row
@@ -344,8 +335,8 @@ def _jobs(datasets, methods, folds, repeats, max_epochs, seed):
                 if method in BINARY_ONLY and n_classes != 2:
                     yield None, dict(
                         key, seed=job_seed, **dict.fromkeys(METRICS, np.nan),
-                        fit_seconds=np.nan,
-                        error=f"skipped: {method} is binary only and {name} has "
+                        fit_seconds=np.nan, status="skipped",
+                        error=f"{method} is binary only and {name} has "
                               f"{n_classes} classes",
                     )
                     continue
@@ -428,8 +419,9 @@ def run_comparison(
     results : pandas.DataFrame
         One row per (dataset, method, repeat, fold), in that order, with columns
         ``dataset, method, repeat, fold, seed``, the :data:`METRICS`,
-        ``fit_seconds`` and ``error`` (``None``, or the reason a fit failed or was
-        skipped, with NaN scores).
+        ``fit_seconds``, ``status`` (``"ok"``, ``"failed"`` or ``"skipped"`` where
+        the method does not apply to the data set) and ``error`` (``None``, or why
+        the fold failed or was skipped; its scores are then NaN).
 
     Raises
     ------
@@ -445,7 +437,13 @@ def run_comparison(
         raise ValueError(f"Data set names must be unique; got {names}.")
     for name, X, y in datasets:
         check_dataset(name, X, y, folds)
+    return _run(datasets, methods, folds, repeats, max_epochs, seed, n_jobs, progress,
+                scheduler)
 
+
+def _run(datasets, methods, folds, repeats, max_epochs, seed, n_jobs, progress,
+         scheduler):
+    """:func:`run_comparison` on data sets already checked, with methods resolved."""
     jobs, rows = [], []
     for args, skipped in _jobs(datasets, methods, folds, repeats, max_epochs, seed):
         if args is None:
@@ -462,14 +460,12 @@ def run_comparison(
             rows.append(row)
             bar.update()
 
-    return _as_frame(rows, names, list(methods))
+    return _as_frame(rows, [name for name, _, _ in datasets], list(methods))
 
 
 def _as_frame(rows, dataset_order, method_order):
     """Rows in a fixed order, whatever order the jobs finished in."""
-    columns = ["dataset", "method", "repeat", "fold", "seed", *METRICS,
-               "fit_seconds", "error"]
-    results = pd.DataFrame(rows, columns=columns)
+    results = pd.DataFrame(rows, columns=list(COLUMNS))
     order = pd.DataFrame({
         "d": results["dataset"].map({n: i for i, n in enumerate(dataset_order)}),
         "m": results["method"].map({n: i for i, n in enumerate(method_order)}),

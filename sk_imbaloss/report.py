@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import friedmanchisquare
 
-from .compare import METRICS
+from ._results import METRICS
 
 __all__ = [
     "HEADLINE_METRICS",
     "METRIC_NAMES",
     "FriedmanResult",
     "average_ranks",
+    "failures",
     "friedman",
     "skipped_methods",
     "summarize",
@@ -86,11 +87,38 @@ def skipped_methods(results):
     They are left out of the ranks and the tests, which need every method on every
     data set; ranking them last there would count "not applicable" as "worst".
     """
-    if "error" not in results:
+    if "status" not in results:
         return {}
-    skipped = results[results["error"].fillna("").astype(str).str.startswith("skipped:")]
+    skipped = results[results["status"] == "skipped"]
     return {method: rows["dataset"].unique().tolist()
             for method, rows in skipped.groupby("method", sort=False)}
+
+
+def failures(results):
+    """The data set and method pairs with folds that were not scored.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        As returned by :func:`~sk_imbaloss.compare.run_comparison`.
+
+    Returns
+    -------
+    failures : pandas.DataFrame
+        One row per pair, in the results' order, with columns ``dataset``, ``method``,
+        ``status`` (``"failed"`` or ``"skipped"``), ``folds`` (``"not scored/all"``,
+        e.g. ``"1/10"``) and ``reason`` (the first fold's ``error``); empty when every
+        fold was scored.
+    """
+    columns = ["dataset", "method", "status", "folds", "reason"]
+    if "status" not in results:
+        return pd.DataFrame(columns=columns)
+    pairs = results.groupby(["dataset", "method"], sort=False)
+    table = results[results["status"] != "ok"].groupby(
+        ["dataset", "method"], sort=False
+    ).agg(status=("status", "first"), n=("status", "size"), reason=("error", "first"))
+    table["folds"] = table["n"].astype(str) + "/" + pairs.size().loc[table.index].astype(str)
+    return table.reset_index()[columns]
 
 
 #: Scores closer than this tie. Metrics of the same predictions can differ in the last
@@ -249,18 +277,6 @@ def _skipped_note(results):
             f"data set: {listed}.")
 
 
-def _failures(results):
-    """Data set x method pairs with failed or skipped folds, and the first reason."""
-    failed = results[results["error"].notna()]
-    if failed.empty:
-        return None
-    table = failed.groupby(["dataset", "method"], sort=False)["error"].agg(
-        folds="size", reason="first"
-    ).reset_index(level="method")
-    table["reason"] = table["reason"].str.replace("|", "\\|").str.replace("\n", " ")
-    return table
-
-
 def _overview(results):
     n_splits = results.groupby(["dataset", "method"])[["repeat", "fold"]].nunique()
     folds, repeats = int(n_splits["fold"].max()), int(n_splits["repeat"].max())
@@ -305,13 +321,14 @@ def _summary_markdown(results, metrics, tests, figures, alpha, figure_note):
     summary = summarize(results)
     parts = ["# sk-imbaloss compare\n", _overview(results) + "\n"]
 
-    failures = _failures(results)
-    if failures is not None:
+    table = failures(results).set_index("dataset")
+    if len(table):
+        table["reason"] = table["reason"].str.replace("|", "\\|").str.replace("\n", " ")
         parts.append("## Failed or skipped fits\n\nTheir folds are left out of the "
                      "means; a method whose every fold failed on a data set ranks last "
                      "there, and one skipped as not applicable is left out of the ranks "
                      "and tests.\n")
-        parts.append(_markdown_table(failures) + "\n")
+        parts.append(_markdown_table(table) + "\n")
 
     for metric in metrics:
         parts.append(f"## {METRIC_NAMES[metric]}\n")

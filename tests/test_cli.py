@@ -245,7 +245,7 @@ def test_methods_with_failed_folds_are_named_under_their_table(tmp_path, capsys)
                    "logreg-balanced", "--out", str(tmp_path / "out"), *FAST])
     captured = capsys.readouterr()
     assert status == 0
-    assert "smote on few: 1/2 folds failed or skipped" in captured.err
+    assert "smote on few: 1/2 folds failed: ValueError" in captured.err
     assert "(folds scored, where some failed: smote 1)" in captured.out
 
 

@@ -85,10 +85,11 @@ def test_loss_methods_use_their_criterion():
 
 def test_all_methods_run_on_the_default_data(diabetes):
     results = run_comparison([diabetes], ["all"], **FAST)
-    assert list(results.columns) == [*IDENTITY, *METRICS, "fit_seconds", "error"]
+    assert list(results.columns) == [*IDENTITY, *METRICS, "fit_seconds", "status", "error"]
     assert len(results) == len(METHODS) * 2
     assert results["method"].unique().tolist() == list(METHODS)
     assert results["error"].isna().all(), results["error"].dropna().tolist()
+    assert (results["status"] == "ok").all()
     for metric in METRICS:
         low = -1 if metric == "mcc" else 0
         assert results[metric].between(low, 1).all(), metric
@@ -142,9 +143,12 @@ def test_failures_are_recorded_and_binary_only_methods_skipped_on_multiclass():
                "no-proba": _no_proba}
     results = run_comparison([("iris", X[keep], y[keep])], methods, **FAST)
     errors = results.groupby("method", sort=False)["error"].first()
+    statuses = results.groupby("method", sort=False)["status"].unique().map(list)
     for method in ("margin", "ce-threshold"):
-        assert errors[method].startswith(
-            f"skipped: {method} is binary only and iris has 3 classes")
+        assert errors[method] == f"{method} is binary only and iris has 3 classes"
+        assert statuses[method] == ["skipped"]
+    assert statuses["broken"] == statuses["no-proba"] == ["failed"]
+    assert statuses["logreg-balanced"] == ["ok"]
     assert "InvalidParameterError" in errors["broken"] and "'C'" in errors["broken"]
     assert "predict_proba" in errors["no-proba"]
     assert pd.isna(errors["logreg-balanced"])

@@ -13,6 +13,7 @@ from sk_imbaloss.datasets import as_dataset, load_default
 from sk_imbaloss.report import (
     HEADLINE_METRICS,
     average_ranks,
+    failures,
     friedman,
     skipped_methods,
     summarize,
@@ -90,13 +91,13 @@ def test_methods_skipped_as_not_applicable_are_not_ranked():
         "d2": {"a": 0.2, "b": 0.8, "m": np.nan},
         "d3": {"a": 0.7, "b": 0.6, "m": 0.99},
     })
-    toy["error"] = np.where((toy["dataset"] == "d2") & (toy["method"] == "m"),
-                            "skipped: m is binary only and d2 has 3 classes", None)
+    toy["status"] = np.where((toy["dataset"] == "d2") & (toy["method"] == "m"),
+                             "skipped", "ok")
     assert skipped_methods(toy) == {"m": ["d2"]}
     assert average_ranks(toy, "g_mean").to_dict() == {"a": 4 / 3, "b": 5 / 3}
     assert friedman(toy, "g_mean").reason.startswith("the Friedman test needs at least 3")
-    # A failure (an error that is not a skip) still ranks last.
-    toy["error"] = np.where(toy["error"].notna(), "RuntimeError: diverged", None)
+    # A failure still ranks last.
+    toy["status"] = toy["status"].replace("skipped", "failed")
     assert skipped_methods(toy) == {}
     assert average_ranks(toy, "g_mean")["m"] == pytest.approx((1 + 3 + 1) / 3)
 
@@ -164,11 +165,16 @@ def test_failed_fits_are_listed(results, tmp_path):
     failed = results.copy()
     rows = (failed["dataset"] == "wine-3") & (failed["method"] == "ce")
     failed.loc[rows, list(METRICS)] = np.nan
-    failed.loc[rows, "error"] = "ValueError: boom"
+    failed.loc[rows, ["status", "error"]] = ["failed", "ValueError: boom"]
+    failed.loc[rows & (failed["fold"] == 1), "error"] = "ValueError: other"
     write_report(failed, tmp_path)
     summary = (tmp_path / "summary.md").read_text()
     assert "## Failed or skipped fits" in summary
-    assert "| wine-3 | ce | 2 | ValueError: boom |" in summary
+    assert "| wine-3 | ce | failed | 2/2 | ValueError: boom |" in summary
+    assert failures(failed).to_dict("records") == [dict(
+        dataset="wine-3", method="ce", status="failed", folds="2/2",
+        reason="ValueError: boom")]
+    assert failures(results).empty
     assert average_ranks(failed, "g_mean")["ce"] >= 2  # last on wine-3
 
 
