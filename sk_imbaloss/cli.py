@@ -5,12 +5,22 @@ import os
 import sys
 from pathlib import Path
 
-from .compare import DEFAULT_METHODS, METHODS, _run, check_dataset, resolve_methods
+from .compare import (
+    DEFAULT_METHODS,
+    METHODS,
+    Interrupted,
+    _run,
+    _stop_on_signals,
+    check_dataset,
+    resolve_methods,
+)
 from .datasets import as_dataset, iter_data_paths, load_csv, load_default
+from .journal import Journal, JournalError, SettingsMismatch
 from .report import (
     HEADLINE_METRICS,
     average_ranks,
     failures,
+    report_files,
     skipped_methods,
     summarize,
     write_report,
@@ -117,7 +127,12 @@ def build_parser():
              "(needs pip install \"dask[distributed]\")",
     )
     compare.add_argument("--out", type=Path, default=Path("compare-results"), metavar="DIR",
-                         help="folder for the results (default: compare-results)")
+                         help="folder for the results and the journal of finished fits, "
+                              "from which the same command resumes after an "
+                              "interruption (default: compare-results)")
+    compare.add_argument("--fresh", action="store_true",
+                         help="drop the fits that the journal in --out holds and start "
+                              "afresh")
     compare.add_argument("--no-progress", dest="progress", action="store_false",
                          help="hide the progress bar")
     compare.set_defaults(func=_compare)
@@ -228,6 +243,15 @@ def _compare(args):
         _error(f"--target {args.target}: names the class column of DATA files, and no "
                "DATA was given (the built-in data set has its own).")
         return 2
+    try:
+        with _stop_on_signals():
+            return _load_and_run(args)
+    except Interrupted as exc:
+        _error(f"{exc}; no fit had started.")
+        return exc.exit_status
+
+
+def _load_and_run(args):
     datasets = _load_datasets(args.data, args.target or "target", args.folds)
     if not datasets:
         _error("no data set could be used; nothing to run.")
@@ -237,12 +261,36 @@ def _compare(args):
         _error(problem)
         return 1
     try:
+        journal = Journal(args.out, fresh=args.fresh)
+    except JournalError as exc:
+        _error(f"--out {exc}")
+        return 1
+    with journal:
+        try:
+            return _run_and_report(args, datasets, journal)
+        except Interrupted as exc:
+            _error(f"{exc}; the {len(journal)} finished fits are kept in {journal.path}. "
+                   "Run the same command again to resume.")
+            return exc.exit_status
+
+
+def _run_and_report(args, datasets, journal):
+    try:
+        journal.check_owned(report_files())  # before the run, not after it
         # The data sets were checked as they were loaded; _run does not check them again.
         results = _run(datasets, resolve_methods(args.methods), folds=args.folds,
                        repeats=args.repeats, max_epochs=args.max_epochs, seed=args.seed,
                        n_jobs=args.n_jobs, progress=args.progress,
-                       scheduler=args.scheduler)
-    except ImportError as exc:
+                       scheduler=args.scheduler, journal=journal)
+    except SettingsMismatch as exc:
+        _error(f"--out {args.out}: its journal was made with other settings "
+               f"({'; '.join(exc.differences)}). Add --fresh to drop its {exc.fits} "
+               "finished fits and start afresh, or use another --out.")
+        return 1
+    except JournalError as exc:
+        _error(f"--out {exc}")
+        return 1
+    except (ImportError, ValueError) as exc:
         _error(str(exc))
         return 1
     except (OSError, TimeoutError) as exc:
@@ -257,7 +305,12 @@ def _compare(args):
                f"{'; '.join(results['error'].unique())}.")
         return 1
     _print_failures(results)
-    paths = write_report(results, args.out)
+    try:
+        paths = write_report(results, journal)
+    except OSError as exc:
+        _error(f"cannot write the report in {args.out} ({exc}); the finished fits are "
+               f"kept in {journal.path}: run the same command again to write it.")
+        return 1
     _print_tables(results, datasets)
     print("\nWrote:")
     for path in paths:

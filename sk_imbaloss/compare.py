@@ -2,9 +2,13 @@
 
 :data:`METHODS` maps each method's name to a factory ``factory(seed, max_epochs)`` that
 returns an unfitted pipeline; :func:`run_comparison` cross-validates them on several
-data sets and returns one row of test-fold scores per (data set, method, repeat, fold).
+data sets and returns one row of test-fold scores per (data set, method, repeat, fold),
+keeping each in a :class:`~sk_imbaloss.journal.Journal` as it finishes when given one.
 """
 
+import hashlib
+import signal
+import threading
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -39,6 +43,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from . import __version__
 from ._results import COLUMNS, METRICS
 from .classifier import ImbalancedNeuralClassifier
 
@@ -47,6 +52,7 @@ __all__ = [
     "DEFAULT_METHODS",
     "METHODS",
     "METRICS",
+    "Interrupted",
     "check_dataset",
     "resolve_methods",
     "run_comparison",
@@ -237,6 +243,57 @@ def check_dataset(name, X, y, folds):
         )
 
 
+# ---------------------------------------------------------------------- interruption
+class Interrupted(BaseException):
+    """SIGINT (Ctrl-C) or SIGTERM stopped a comparison; the fits that finished are kept.
+
+    Not a ``KeyboardInterrupt``: skorch's fit loop catches that, stops training and
+    keeps the half-trained model, which is right for a user's own ``fit()`` but would
+    have a comparison score a cut fit as if it were whole. This passes straight through.
+
+    Attributes
+    ----------
+    signum : int
+    exit_status : int
+        ``128 + signum``, the shell's convention: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self, signum):
+        super().__init__(signum)  # the args, so that it pickles back from a worker
+        self.signum = signum
+        self.exit_status = 128 + signum
+
+    def __str__(self):
+        return f"interrupted by {signal.Signals(self.signum).name}"
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+def _ignore_ctrl_c():
+    """Initializer of process workers, which a terminal's Ctrl-C reaches as well: the
+    parent alone handles it. It stops the run and ends the workers, fits and all."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def _stop_on_signals():
+    """Turn SIGINT and SIGTERM into :class:`Interrupted` for the duration; then restore
+    the handlers there were. Only the main thread can set handlers; elsewhere (a Dask
+    worker's thread) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, _raise_interrupted)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 # ---------------------------------------------------------------------- one job
 def _job_seed(seed, split_index):
     """A seed for one split, derived from the user's seed and the split's index only.
@@ -299,7 +356,8 @@ def _run_job(key, factory, X, y, train, test, seed, max_epochs, minority):
     """Fit one method on one training fold and score it on the test fold.
 
     Returns the result row; an exception becomes the row's ``error`` (status
-    ``"failed"``) instead of stopping the whole comparison.
+    ``"failed"``) instead of stopping the whole comparison. An interruption is not an
+    exception: :class:`Interrupted` passes through, and the cut fit is never scored.
     """
     row = dict(key, seed=seed, **dict.fromkeys(METRICS, np.nan),
                fit_seconds=np.nan, status="failed", error=None)
@@ -370,6 +428,18 @@ def _dask_backend(address):
             yield
 
 
+def _content_hash(X, y):
+    """A short digest of a data set's values, for the journal to tell data apart."""
+    digest = hashlib.sha256(repr(X.shape).encode())
+    digest.update(np.ascontiguousarray(X).tobytes())
+    digest.update("\0".join(map(str, y.tolist())).encode())
+    return digest.hexdigest()[:16]
+
+
+def _key(row):
+    return row["dataset"], row["method"], row["repeat"], row["fold"]
+
+
 def run_comparison(
     datasets,
     methods=DEFAULT_METHODS,
@@ -380,6 +450,7 @@ def run_comparison(
     n_jobs=1,
     progress=True,
     scheduler=None,
+    journal=None,
 ):
     """Cross-validate every method on every data set.
 
@@ -387,6 +458,9 @@ def run_comparison(
     method is fitted on each training fold (scaling, resampling and threshold tuning
     included) and scored on the test fold. The minority class (the least frequent)
     is the positive class of average precision, ROC-AUC and minority F1.
+
+    SIGINT (Ctrl-C) and SIGTERM stop the run with :class:`Interrupted`; a fit they cut
+    short is never scored, and with a ``journal`` every finished fit is kept there.
 
     Parameters
     ----------
@@ -413,6 +487,14 @@ def run_comparison(
         ADDRESS --nthreads 1``; a ValueError says so otherwise): torch's random
         generator and thread count are process-wide. Needs ``pip install
         "dask[distributed]"``.
+    journal : Journal, default=None
+        Where each fit is recorded as it finishes (see
+        :class:`~sk_imbaloss.journal.Journal`). Fits it already holds are not run
+        again, so a run repeated after an interruption completes the missing ones
+        only; the journal must agree on the settings (folds, repeats, max_epochs,
+        seed, this package's version and the content of each data set of the same
+        name) or :class:`~sk_imbaloss.journal.SettingsMismatch` is raised. Methods
+        are known by name: a changed factory under an old name is not noticed.
 
     Returns
     -------
@@ -428,6 +510,8 @@ def run_comparison(
     ValueError
         For an unknown method, duplicate data set names, or a data set whose minority
         class has fewer than ``folds`` samples (see :func:`check_dataset`).
+    Interrupted
+        On SIGINT or SIGTERM.
     """
     methods = resolve_methods(methods)
     datasets = [(name, np.asarray(X, dtype=np.float64), np.asarray(y))
@@ -438,28 +522,50 @@ def run_comparison(
     for name, X, y in datasets:
         check_dataset(name, X, y, folds)
     return _run(datasets, methods, folds, repeats, max_epochs, seed, n_jobs, progress,
-                scheduler)
+                scheduler, journal)
 
 
 def _run(datasets, methods, folds, repeats, max_epochs, seed, n_jobs, progress,
-         scheduler):
+         scheduler, journal):
     """:func:`run_comparison` on data sets already checked, with methods resolved."""
-    jobs, rows = [], []
-    for args, skipped in _jobs(datasets, methods, folds, repeats, max_epochs, seed):
-        if args is None:
-            rows.append(skipped)
-        else:
-            jobs.append(args)
+    with _stop_on_signals():
+        done = set()
+        if journal is not None:
+            settings = {"sk_imbaloss": __version__, "folds": folds, "repeats": repeats,
+                        "max_epochs": max_epochs, "seed": seed}
+            settings.update((f"content of {name}", _content_hash(X, y))
+                            for name, X, y in datasets)
+            journal.check_settings(settings)
+            done = journal.keys()
 
-    backend = _dask_backend(scheduler) if scheduler else nullcontext()
-    with backend, tqdm(total=len(jobs), disable=not progress, desc="compare",
-                       unit="fit") as bar:
-        parallel = Parallel(n_jobs=-1 if scheduler else n_jobs,
-                            return_as="generator_unordered")
-        for row in parallel(delayed(_run_job)(*args) for args in jobs):
-            rows.append(row)
-            bar.update()
+        planned, jobs, rows = set(), [], []
+        for args, skipped in _jobs(datasets, methods, folds, repeats, max_epochs, seed):
+            key = _key(skipped or args[0])
+            planned.add(key)
+            if key in done:
+                continue
+            if skipped is None:
+                jobs.append(args)
+            else:
+                rows.append(skipped)
+                if journal is not None:
+                    journal.record(skipped)
+        resumed = len(planned & done)
 
+        backend = _dask_backend(scheduler) if scheduler else nullcontext()
+        with backend, tqdm(total=len(planned), initial=resumed, disable=not progress,
+                           desc=f"compare ({resumed} done before)" if resumed else "compare",
+                           unit="fit") as bar:
+            parallel = Parallel(n_jobs=-1 if scheduler else n_jobs,
+                                return_as="generator_unordered", initializer=_ignore_ctrl_c)
+            for row in parallel(delayed(_run_job)(*args) for args in jobs):
+                if journal is not None:
+                    journal.record(row)
+                rows.append(row)
+                bar.update()
+
+        if resumed:
+            rows += [row for row in journal.rows() if _key(row) in planned & done]
     return _as_frame(rows, [name for name, _, _ in datasets], list(methods))
 
 
@@ -473,4 +579,6 @@ def _as_frame(rows, dataset_order, method_order):
         "f": results["fold"],
     }).sort_values(["d", "m", "r", "f"]).index
     results = results.loc[order].reset_index(drop=True)
-    return results.astype({"repeat": "int64", "fold": "int64", "seed": "int64"})
+    # A journal gives back None for NaN, and numbers as Python's.
+    return results.astype({"repeat": "int64", "fold": "int64", "seed": "int64",
+                           **dict.fromkeys([*METRICS, "fit_seconds"], "float64")})

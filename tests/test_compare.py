@@ -1,5 +1,8 @@
-"""The methods registry and run_comparison: scores, seeds, n_jobs, failures and Dask."""
+"""The methods registry and run_comparison: scores, seeds, n_jobs, failures, the journal,
+interruptions and Dask."""
 
+import os
+import signal
 import sys
 
 import numpy as np
@@ -12,17 +15,20 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
+from skorch.callbacks import Callback
 
 from sk_imbaloss import ImbalancedNeuralClassifier
 from sk_imbaloss.compare import (
     DEFAULT_METHODS,
     METHODS,
     METRICS,
+    Interrupted,
     check_dataset,
     resolve_methods,
     run_comparison,
 )
 from sk_imbaloss.datasets import as_dataset, load_default
+from sk_imbaloss.journal import Journal, SettingsMismatch
 
 FAST = dict(folds=2, repeats=1, max_epochs=3, progress=False)
 # A net, a resampler, threshold tuning and a tree ensemble: every kind of method.
@@ -111,6 +117,67 @@ def test_results_do_not_depend_on_n_jobs(diabetes, baseline):
     pd.testing.assert_frame_equal(_scores(parallel), _scores(baseline))
 
 
+def test_a_journal_keeps_every_fit_and_a_run_again_fits_only_the_missing(
+        diabetes, baseline, tmp_path, monkeypatch):
+    with Journal(tmp_path) as journal:
+        first = run_comparison([diabetes], SUBSET[:2], seed=0, journal=journal, **FAST)
+        assert len(journal) == 4
+    pd.testing.assert_frame_equal(_scores(first), _scores(baseline[baseline.method.isin(
+        SUBSET[:2])].reset_index(drop=True)))
+
+    from sk_imbaloss import compare
+
+    ran, run_job = [], compare._run_job
+    monkeypatch.setattr(compare, "_run_job", lambda *args: ran.append(args[0]) or
+                        run_job(*args))
+    with Journal(tmp_path) as journal:  # two methods added: only their fits run
+        again = run_comparison([diabetes], SUBSET, seed=0, journal=journal, **FAST)
+        assert len(journal) == 8
+    assert sorted({key["method"] for key in ran}) == sorted(SUBSET[2:]) and len(ran) == 4
+    pd.testing.assert_frame_equal(_scores(again), _scores(baseline))
+    assert list(again.columns) == list(baseline.columns)
+    assert (again.dtypes == baseline.dtypes).all()
+
+    with Journal(tmp_path) as journal, pytest.raises(SettingsMismatch) as info:
+        run_comparison([diabetes], SUBSET, seed=1, journal=journal, **FAST)
+    assert info.value.differences == ["seed: 0 there, 1 now"]
+    X, y = diabetes[1].copy(), diabetes[2]
+    X[0, 0] += 1
+    with Journal(tmp_path) as journal, pytest.raises(SettingsMismatch, match="content of"):
+        run_comparison([(diabetes[0], X, y)], SUBSET, seed=0, journal=journal, **FAST)
+
+
+class _CtrlCAtEpoch(Callback):
+    """Sends this process SIGINT at the end of the second epoch, as Ctrl-C would."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def _cut_short(seed, max_epochs):
+    return Pipeline([("scale", StandardScaler()), ("net", ImbalancedNeuralClassifier(
+        max_epochs=5, random_state=seed, callbacks=[_CtrlCAtEpoch()]))])
+
+
+def test_ctrl_c_in_a_fit_stops_the_run_and_the_cut_fit_is_never_scored(diabetes, tmp_path):
+    # skorch's fit loop catches KeyboardInterrupt and keeps the half-trained model;
+    # the comparison must stop instead of scoring it.
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    methods = {"logreg-balanced": METHODS["logreg-balanced"], "cut": _cut_short}
+    with Journal(tmp_path) as journal, pytest.raises(Interrupted) as info:
+        run_comparison([diabetes], methods, journal=journal, **FAST)
+    assert (info.value.signum, info.value.exit_status) == (signal.SIGINT, 130)
+    assert str(info.value) == "interrupted by SIGINT"
+    with Journal(tmp_path) as journal:  # the first fold of logreg only
+        assert journal.keys() == {("diabetes-top10", "logreg-balanced", 0, 0)}
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    # The estimator on its own keeps skorch's convention: Ctrl-C ends training early.
+    _, X, y = diabetes
+    net = _cut_short(0, 5).fit(X, y).named_steps["net"]
+    assert len(net.history) == 2
+
+
 def test_minority_too_small_is_named():
     X = np.arange(40, dtype=float).reshape(20, 2)
     y = np.array([0] * 17 + [1] * 3)
@@ -168,9 +235,11 @@ def cluster():
         yield local
 
 
-def test_dask_scheduler_gives_the_local_results(diabetes, baseline, cluster):
-    remote = run_comparison([diabetes], SUBSET, seed=0, scheduler=cluster.scheduler_address,
-                            **FAST)
+def test_dask_scheduler_gives_the_local_results(diabetes, baseline, cluster, tmp_path):
+    with Journal(tmp_path) as journal:
+        remote = run_comparison([diabetes], SUBSET, seed=0, journal=journal,
+                                scheduler=cluster.scheduler_address, **FAST)
+        assert len(journal) == len(baseline)  # each fit journalled as it came back
     pd.testing.assert_frame_equal(_scores(remote), _scores(baseline))
 
 
