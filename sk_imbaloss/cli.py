@@ -1,6 +1,7 @@
 """The ``sk-imbaloss`` command line: ``sk-imbaloss compare [DATA ...]``."""
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -121,11 +122,17 @@ def build_parser():
     compare.add_argument("--n-jobs", type=_n_jobs, default=1, metavar="N",
                          help="fits run in parallel; -1 for all cores, -2 for all but "
                               "one (default: 1)")
-    compare.add_argument(
+    where = compare.add_mutually_exclusive_group()
+    where.add_argument(
         "--scheduler", metavar="ADDRESS",
-        help="run the fits on a Dask cluster, e.g. tcp://127.0.0.1:8786 "
-             "(needs pip install \"dask[distributed]\")",
+        help="run the fits on a Dask cluster, e.g. tcp://127.0.0.1:8786; tls:// takes "
+             "its certificates from the Dask configuration. The cluster runs what it is "
+             "sent (pickled code and data, both ways): use only one you trust. Needs pip "
+             "install \"dask[distributed]\"",
     )
+    where.add_argument("--scheduler-file", type=Path, metavar="FILE",
+                       help="the same, with the address from the file that 'dask "
+                            "scheduler --scheduler-file FILE' writes")
     compare.add_argument("--out", type=Path, default=Path("compare-results"), metavar="DIR",
                          help="folder for the results and the journal of finished fits, "
                               "from which the same command resumes after an "
@@ -238,6 +245,17 @@ def _check_out(out):
     return None
 
 
+def _scheduler_address(args):
+    """The address of --scheduler, or the one in --scheduler-file; None for neither."""
+    if args.scheduler_file is None:
+        return args.scheduler
+    try:
+        return json.loads(args.scheduler_file.read_text(encoding="utf-8"))["address"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"--scheduler-file {args.scheduler_file}: not a Dask scheduler "
+                         f"file ({type(exc).__name__}: {exc}).") from None
+
+
 def _compare(args):
     if args.target is not None and not args.data:
         _error(f"--target {args.target}: names the class column of DATA files, and no "
@@ -252,6 +270,11 @@ def _compare(args):
 
 
 def _load_and_run(args):
+    try:
+        scheduler = _scheduler_address(args)
+    except ValueError as exc:
+        _error(str(exc))
+        return 1
     datasets = _load_datasets(args.data, args.target or "target", args.folds)
     if not datasets:
         _error("no data set could be used; nothing to run.")
@@ -267,21 +290,21 @@ def _load_and_run(args):
         return 1
     with journal:
         try:
-            return _run_and_report(args, datasets, journal)
+            return _run_and_report(args, datasets, scheduler, journal)
         except Interrupted as exc:
             _error(f"{exc}; the {len(journal)} finished fits are kept in {journal.path}. "
                    "Run the same command again to resume.")
             return exc.exit_status
 
 
-def _run_and_report(args, datasets, journal):
+def _run_and_report(args, datasets, scheduler, journal):
     try:
         journal.check_owned(report_files())  # before the run, not after it
         # The data sets were checked as they were loaded; _run does not check them again.
         results = _run(datasets, resolve_methods(args.methods), folds=args.folds,
                        repeats=args.repeats, max_epochs=args.max_epochs, seed=args.seed,
-                       n_jobs=args.n_jobs, progress=args.progress,
-                       scheduler=args.scheduler, journal=journal)
+                       n_jobs=args.n_jobs, progress=args.progress, scheduler=scheduler,
+                       journal=journal)
     except SettingsMismatch as exc:
         _error(f"--out {args.out}: its journal was made with other settings "
                f"({'; '.join(exc.differences)}). Add --fresh to drop its {exc.fits} "
@@ -290,14 +313,8 @@ def _run_and_report(args, datasets, journal):
     except JournalError as exc:
         _error(f"--out {exc}")
         return 1
-    except (ImportError, ValueError) as exc:
+    except (ImportError, ValueError, ConnectionError) as exc:  # the scheduler's
         _error(str(exc))
-        return 1
-    except (OSError, TimeoutError) as exc:
-        if not args.scheduler:
-            raise
-        # distributed raises these when the scheduler cannot be reached.
-        _error(f"cannot run on the scheduler {args.scheduler}: {exc}")
         return 1
     if (results["status"] == "skipped").all():
         # Nothing was fitted: not a failure of the fits, a choice of methods.

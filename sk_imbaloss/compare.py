@@ -6,11 +6,13 @@ data sets and returns one row of test-fold scores per (data set, method, repeat,
 keeping each in a :class:`~sk_imbaloss.journal.Journal` as it finishes when given one.
 """
 
+import asyncio
 import hashlib
 import signal
 import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from functools import cache, partial
 
@@ -402,17 +404,69 @@ def _jobs(datasets, methods, folds, repeats, max_epochs, seed):
                        minority), None
 
 
+def _check_scheduler(address, security, timeout):
+    """Raise ConnectionError, in one line and within about ``timeout`` seconds, when
+    ``address`` is not a Dask scheduler this process can talk to.
+
+    distributed bounds the TCP connection but not the handshake after it: a server
+    that accepts and stays silent holds the client until it hangs up, and one that
+    answers in another protocol (an HTTP port) has it allocate whatever size its first
+    bytes spell. So the handshake is tried here first, under a deadline.
+    """
+    from distributed.comm import connect
+    from distributed.comm.core import CommClosedError
+
+    connection_args = security.get_connection_args("client")
+    if address.startswith("tls://") and connection_args.get("ssl_context") is None:
+        raise ConnectionError(
+            f"cannot use the Dask scheduler at {address}: tls:// needs Dask's TLS "
+            "configuration (distributed.comm.tls.ca-file, .client.cert and .client.key, "
+            "e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE=ca.pem and the like)."
+        )
+
+    async def handshake():
+        # A second beyond connect's own timeout, so that a port where nothing listens
+        # is reported by connect itself.
+        comm = await asyncio.wait_for(
+            connect(address, timeout=timeout, **connection_args), timeout + 1)
+        await comm.close()
+
+    try:
+        # A thread with its own event loop, whatever loop the caller may be running.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, handshake()).result()
+    except (asyncio.TimeoutError, TimeoutError):
+        cause = (f"it accepted the connection but did not answer as a Dask scheduler in "
+                 f"{timeout:g} s")
+    except CommClosedError:
+        cause = "it closed the connection: what listens there is not a Dask scheduler"
+    except OSError as exc:
+        cause = f"{exc} (is a scheduler running there, at that port?)"
+    except Exception as exc:  # noqa: BLE001 - whatever it answered, it is not Dask's
+        cause = (f"what answers there is not a Dask scheduler ({type(exc).__name__}); "
+                 "a scheduler listens on 8786 by default, its dashboard on 8787")
+    else:
+        return
+    raise ConnectionError(f"cannot use the Dask scheduler at {address}: {cause}.")
+
+
 @contextmanager
 def _dask_backend(address):
     try:
-        from distributed import Client
+        import dask
+        from distributed import Client, Security
+        from dask.utils import parse_timedelta
     except ImportError as exc:
         raise ImportError(
             "Running on a Dask scheduler needs the 'distributed' package: "
             "pip install \"dask[distributed]\" (the \"distributed\" extra)"
         ) from exc
+    # TLS certificates and the connect timeout come from the Dask configuration.
+    security = Security()
+    timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
+    _check_scheduler(address, security, timeout)
     # Closing this client leaves the user's cluster running.
-    with Client(address) as client:
+    with Client(address, security=security, timeout=timeout) as client:
         threaded = sorted(w for w, n in client.nthreads().items() if n > 1)
         if threaded:
             # Jobs in threads of one process share torch's random generator, its
@@ -481,10 +535,12 @@ def run_comparison(
     progress : bool, default=True
         Show a tqdm progress bar on stderr.
     scheduler : str, default=None
-        Address of a Dask scheduler (``"tcp://host:8786"``); the jobs then run on its
-        workers through joblib's ``dask`` backend, as many at once as it has workers,
-        and ``n_jobs`` is not used. Each worker must run one thread (``dask worker
-        ADDRESS --nthreads 1``; a ValueError says so otherwise): torch's random
+        Address of a Dask scheduler (``"tcp://host:8786"``, or ``"tls://..."`` with
+        Dask's TLS configuration); the jobs then run on its workers through joblib's
+        ``dask`` backend, as many at once as it has workers, and ``n_jobs`` is not
+        used. The cluster runs whatever it is sent (pickled code and data travel
+        both ways): use only one you trust. Each worker must run one thread (``dask
+        worker ADDRESS --nthreads 1``; a ValueError says so otherwise): torch's random
         generator and thread count are process-wide. Needs ``pip install
         "dask[distributed]"``.
     journal : Journal, default=None

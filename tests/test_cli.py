@@ -117,7 +117,10 @@ def test_python_dash_m():
     done = subprocess.run([sys.executable, "-m", "sk_imbaloss", "compare", "--help"],
                           capture_output=True, text=True, check=True, env=_ENV)
     assert "--scheduler ADDRESS" in done.stdout and "--methods" in done.stdout
-    assert "--fresh" in done.stdout
+    text = " ".join(done.stdout.split())
+    assert "The cluster runs what it is sent (pickled code and data, both ways): use only " \
+           "one you trust." in text
+    assert "--scheduler-file FILE" in text and "--fresh" in text
 
 
 # The subprocesses import this checkout, whatever is installed.
@@ -262,6 +265,29 @@ def test_a_failure_while_writing_the_report_keeps_every_fit(tmp_path, capsys, mo
     monkeypatch.setattr(compare, "_run_job", no_fit)
     assert main(args) == 0
     assert len(pd.read_csv(tmp_path / "results.csv")) == 4
+
+
+def test_tls_without_its_configuration_is_one_line(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    scheduler_file = tmp_path / "scheduler.json"
+    scheduler_file.write_text('{"type": "Scheduler", "address": "tls://127.0.0.1:1"}')
+    for where in [["--scheduler", "tls://127.0.0.1:1"], ["--scheduler-file", str(scheduler_file)]]:
+        status = main(["compare", "--methods", "ce", *where, "--out", str(tmp_path / "out"),
+                       *FAST])
+        err = capsys.readouterr().err
+        assert status == 1
+        assert err.startswith("sk-imbaloss: error: cannot use the Dask scheduler at "
+                              "tls://127.0.0.1:1: tls:// needs Dask's TLS configuration")
+        assert err.count("\n") == 1
+
+
+def test_a_scheduler_file_that_is_not_one_is_named(tmp_path, capsys):
+    path = tmp_path / "scheduler.json"
+    for text in [None, "{}", "not json"]:
+        if text is not None:
+            path.write_text(text)
+        assert main(["compare", "--scheduler-file", str(path), *FAST]) == 1
+        assert f"--scheduler-file {path}: not a Dask scheduler file (" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("value, ok", [("auto", "auto"), ("AUTO", "auto"), ("7", 7)])

@@ -3,7 +3,11 @@ interruptions and Dask."""
 
 import os
 import signal
+import socket
+import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -241,6 +245,83 @@ def test_dask_scheduler_gives_the_local_results(diabetes, baseline, cluster, tmp
                                 scheduler=cluster.scheduler_address, **FAST)
         assert len(journal) == len(baseline)  # each fit journalled as it came back
     pd.testing.assert_frame_equal(_scores(remote), _scores(baseline))
+
+
+@pytest.fixture
+def not_a_scheduler():
+    """``not_a_scheduler(answer)``: the address of a TCP server on loopback that is not
+    a Dask scheduler; it answers like an HTTP server, or accepts and says nothing."""
+    servers = []
+
+    def start(answer):
+        server = socket.create_server(("127.0.0.1", 0))
+        servers.append(server)
+        held = []
+
+        def serve():
+            while True:
+                try:
+                    connection, _ = server.accept()
+                except OSError:  # closed at the end of the test
+                    return
+                held.append(connection)  # kept open: a silent peer
+                if answer:
+                    connection.recv(1024)
+                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.mark.parametrize("answer, cause", [
+    (True, "what answers there is not a Dask scheduler"),
+    (False, "it accepted the connection but did not answer as a Dask scheduler in 2 s"),
+])
+def test_a_server_that_is_not_a_scheduler_fails_quickly_in_one_line(
+        diabetes, not_a_scheduler, answer, cause):
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    address = not_a_scheduler(answer)
+    start = time.monotonic()
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), \
+            pytest.raises(ConnectionError) as info:
+        run_comparison([diabetes], ["ce"], scheduler=address, **FAST)
+    assert time.monotonic() - start < 10
+    assert str(info.value).startswith(f"cannot use the Dask scheduler at {address}: {cause}")
+    assert "\n" not in str(info.value)
+
+
+def test_tls_scheduler_with_the_dask_configuration(diabetes, baseline, tmp_path):
+    dask = pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"no openssl to make a test certificate: {exc}")
+    roles = {f"tls_{role}_{kind}": str(path) for role in ("scheduler", "worker", "client")
+             for kind, path in (("cert", cert), ("key", key))}
+    security = distributed.Security(tls_ca_file=str(cert), require_encryption=True, **roles)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, protocol="tls",
+        host="127.0.0.1", dashboard_address=None, security=security,
+    ) as cluster:
+        address = cluster.scheduler_address
+        with pytest.raises(ConnectionError, match="tls:// needs Dask's TLS configuration"):
+            run_comparison([diabetes], ["ce"], scheduler=address, **FAST)
+        config = {"distributed.comm.tls.ca-file": str(cert),
+                  "distributed.comm.tls.client.cert": str(cert),
+                  "distributed.comm.tls.client.key": str(key)}
+        with dask.config.set(config):
+            remote = run_comparison([diabetes], SUBSET[:1], seed=0, scheduler=address, **FAST)
+    pd.testing.assert_frame_equal(_scores(remote), _scores(baseline[:2]))
 
 
 def test_dask_workers_with_several_threads_are_refused(diabetes):
