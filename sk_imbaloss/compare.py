@@ -606,12 +606,12 @@ def _run(datasets, methods, folds, repeats, max_epochs, seed, n_jobs, progress,
                 rows.append(skipped)
                 if journal is not None:
                     journal.record(skipped)
-        resumed = len(planned & done)
+        resumed = planned & done
 
         backend = _dask_backend(scheduler) if scheduler else nullcontext()
-        with backend, tqdm(total=len(planned), initial=resumed, disable=not progress,
-                           desc=f"compare ({resumed} done before)" if resumed else "compare",
-                           unit="fit") as bar:
+        with backend, tqdm(total=len(planned), initial=len(resumed), disable=not progress,
+                           desc=f"compare ({len(resumed)} done before)" if resumed
+                           else "compare", unit="fit") as bar:
             parallel = Parallel(n_jobs=-1 if scheduler else n_jobs,
                                 return_as="generator_unordered", initializer=_ignore_ctrl_c)
             for row in parallel(delayed(_run_job)(*args) for args in jobs):
@@ -621,7 +621,7 @@ def _run(datasets, methods, folds, repeats, max_epochs, seed, n_jobs, progress,
                 bar.update()
 
         if resumed:
-            rows += [row for row in journal.rows() if _key(row) in planned & done]
+            rows += [row for row in journal.rows() if _key(row) in resumed]
     return _as_frame(rows, [name for name, _, _ in datasets], list(methods))
 
 
