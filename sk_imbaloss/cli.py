@@ -1,15 +1,27 @@
 """The ``sk-imbaloss`` command line: ``sk-imbaloss compare [DATA ...]``."""
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
-from .compare import DEFAULT_METHODS, METHODS, check_dataset, run_comparison
+from .compare import (
+    DEFAULT_METHODS,
+    METHODS,
+    Interrupted,
+    _run,
+    _stop_on_signals,
+    check_dataset,
+    resolve_methods,
+)
 from .datasets import as_dataset, iter_data_paths, load_csv, load_default
+from .journal import Journal, JournalError, SettingsMismatch
 from .report import (
     HEADLINE_METRICS,
     average_ranks,
+    failures,
+    report_files,
     skipped_methods,
     summarize,
     write_report,
@@ -85,8 +97,9 @@ def build_parser():
     )
     compare.add_argument(
         "data", nargs="*", metavar="DATA",
-        help="CSV or .csv.gz files, or folders of them; numeric features and a class "
-             "column. Default: the diabetes-top10 data set shipped with scikit-learn.",
+        help="CSV files (.csv, or .csv.gz, .csv.bz2, .csv.xz, .csv.zip), or folders of "
+             "them; numeric features and a class column. Default: the diabetes-top10 "
+             "data set shipped with scikit-learn.",
     )
     compare.add_argument("--target", metavar="COL",
                          help="the class column of the CSV files (default: target)")
@@ -109,13 +122,24 @@ def build_parser():
     compare.add_argument("--n-jobs", type=_n_jobs, default=1, metavar="N",
                          help="fits run in parallel; -1 for all cores, -2 for all but "
                               "one (default: 1)")
-    compare.add_argument(
+    where = compare.add_mutually_exclusive_group()
+    where.add_argument(
         "--scheduler", metavar="ADDRESS",
-        help="run the fits on a Dask cluster, e.g. tcp://127.0.0.1:8786 "
-             "(needs pip install \"dask[distributed]\")",
+        help="run the fits on a Dask cluster, e.g. tcp://127.0.0.1:8786; tls:// takes "
+             "its certificates from the Dask configuration. The cluster runs what it is "
+             "sent (pickled code and data, both ways): use only one you trust. Needs pip "
+             "install \"dask[distributed]\"",
     )
+    where.add_argument("--scheduler-file", type=Path, metavar="FILE",
+                       help="the same, with the address from the file that 'dask "
+                            "scheduler --scheduler-file FILE' writes")
     compare.add_argument("--out", type=Path, default=Path("compare-results"), metavar="DIR",
-                         help="folder for the results (default: compare-results)")
+                         help="folder for the results and the journal of finished fits, "
+                              "from which the same command resumes after an "
+                              "interruption (default: compare-results)")
+    compare.add_argument("--fresh", action="store_true",
+                         help="drop the fits that the journal in --out holds and start "
+                              "afresh")
     compare.add_argument("--no-progress", dest="progress", action="store_false",
                          help="hide the progress bar")
     compare.set_defaults(func=_compare)
@@ -139,7 +163,7 @@ def _load_datasets(paths, target, folds):
         for given in paths:
             files = list(iter_data_paths([given]))
             if not files:
-                _error(f"{given}: folder has no .csv or .csv.gz files; skipped.")
+                _error(f"{given}: folder has no .csv files (compressed or not); skipped.")
             for path in files:
                 resolved = Path(path).resolve()
                 if resolved in seen:  # twice would count it twice in the tests
@@ -170,11 +194,9 @@ def _load_datasets(paths, target, folds):
 
 
 def _print_failures(results):
-    failed = results[results["error"].notna()]
-    for (dataset, method), rows in failed.groupby(["dataset", "method"], sort=False):
-        total = ((results["dataset"] == dataset) & (results["method"] == method)).sum()
-        _warning(f"{method} on {dataset}: {len(rows)}/{total} folds failed or skipped: "
-                 f"{rows['error'].iloc[0]}")
+    for row in failures(results).itertuples():
+        _warning(f"{row.method} on {row.dataset}: {row.folds} folds {row.status}: "
+                 f"{row.reason}")
 
 
 def _print_tables(results, datasets):
@@ -183,7 +205,7 @@ def _print_tables(results, datasets):
     means = summarize(results, metrics).xs("mean", axis=1, level=1)
     means = means.rename(columns=_SHORT_NAMES)
     n_folds = results.groupby(["dataset", "method"]).size().max()
-    scored = results[results["error"].isna()].groupby(["dataset", "method"]).size()
+    scored = results[results["status"] == "ok"].groupby(["dataset", "method"]).size()
     skipped = skipped_methods(results)
     for name, X, y in datasets:
         if name not in means.index.get_level_values("dataset"):
@@ -223,11 +245,36 @@ def _check_out(out):
     return None
 
 
+def _scheduler_address(args):
+    """The address of --scheduler, or the one in --scheduler-file; None for neither."""
+    if args.scheduler_file is None:
+        return args.scheduler
+    try:
+        return json.loads(args.scheduler_file.read_text(encoding="utf-8"))["address"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"--scheduler-file {args.scheduler_file}: not a Dask scheduler "
+                         f"file ({type(exc).__name__}: {exc}).") from None
+
+
 def _compare(args):
     if args.target is not None and not args.data:
         _error(f"--target {args.target}: names the class column of DATA files, and no "
                "DATA was given (the built-in data set has its own).")
         return 2
+    try:
+        with _stop_on_signals():
+            return _load_and_run(args)
+    except Interrupted as exc:
+        _error(f"{exc}; no fit had started.")
+        return exc.exit_status
+
+
+def _load_and_run(args):
+    try:
+        scheduler = _scheduler_address(args)
+    except ValueError as exc:
+        _error(str(exc))
+        return 1
     datasets = _load_datasets(args.data, args.target or "target", args.folds)
     if not datasets:
         _error("no data set could be used; nothing to run.")
@@ -237,39 +284,55 @@ def _compare(args):
         _error(problem)
         return 1
     try:
-        results = run_comparison(
-            datasets,
-            methods=args.methods,
-            folds=args.folds,
-            repeats=args.repeats,
-            max_epochs=args.max_epochs,
-            seed=args.seed,
-            n_jobs=args.n_jobs,
-            progress=args.progress,
-            scheduler=args.scheduler,
-        )
-    except ImportError as exc:
+        journal = Journal(args.out, fresh=args.fresh)
+    except JournalError as exc:
+        _error(f"--out {exc}")
+        return 1
+    with journal:
+        try:
+            return _run_and_report(args, datasets, scheduler, journal)
+        except Interrupted as exc:
+            _error(f"{exc}; the {len(journal)} finished fits are kept in {journal.path}. "
+                   "Run the same command again to resume.")
+            return exc.exit_status
+
+
+def _run_and_report(args, datasets, scheduler, journal):
+    try:
+        journal.check_owned(report_files())  # before the run, not after it
+        # The data sets were checked as they were loaded; _run does not check them again.
+        results = _run(datasets, resolve_methods(args.methods), folds=args.folds,
+                       repeats=args.repeats, max_epochs=args.max_epochs, seed=args.seed,
+                       n_jobs=args.n_jobs, progress=args.progress, scheduler=scheduler,
+                       journal=journal)
+    except SettingsMismatch as exc:
+        _error(f"--out {args.out}: its journal was made with other settings "
+               f"({'; '.join(exc.differences)}). Add --fresh to drop its {exc.fits} "
+               "finished fits and start afresh, or use another --out.")
+        return 1
+    except JournalError as exc:
+        _error(f"--out {exc}")
+        return 1
+    except (ImportError, ValueError, ConnectionError) as exc:  # the scheduler's
         _error(str(exc))
         return 1
-    except (OSError, TimeoutError) as exc:
-        if not args.scheduler:
-            raise
-        # distributed raises these when the scheduler cannot be reached.
-        _error(f"cannot run on the scheduler {args.scheduler}: {exc}")
-        return 1
-    reasons = results["error"].fillna("").astype(str)
-    if reasons.str.startswith("skipped:").all():
+    if (results["status"] == "skipped").all():
         # Nothing was fitted: not a failure of the fits, a choice of methods.
-        unique = dict.fromkeys(r.removeprefix("skipped:").strip() for r in reasons)
-        _error(f"no chosen method applies to the data: {'; '.join(unique)}.")
+        _error(f"no chosen method applies to the data: "
+               f"{'; '.join(results['error'].unique())}.")
         return 1
     _print_failures(results)
-    paths = write_report(results, args.out)
+    try:
+        paths = write_report(results, journal)
+    except OSError as exc:
+        _error(f"cannot write the report in {args.out} ({exc}); the finished fits are "
+               f"kept in {journal.path}: run the same command again to write it.")
+        return 1
     _print_tables(results, datasets)
     print("\nWrote:")
     for path in paths:
         print(f"  {path}")
-    if results["error"].notna().all():
+    if (results["status"] != "ok").all():
         _error("every fit failed; see the errors above.")
         return 1
     return 0

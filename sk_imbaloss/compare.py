@@ -2,11 +2,17 @@
 
 :data:`METHODS` maps each method's name to a factory ``factory(seed, max_epochs)`` that
 returns an unfitted pipeline; :func:`run_comparison` cross-validates them on several
-data sets and returns one row of test-fold scores per (data set, method, repeat, fold).
+data sets and returns one row of test-fold scores per (data set, method, repeat, fold),
+keeping each in a :class:`~sk_imbaloss.journal.Journal` as it finishes when given one.
 """
 
+import asyncio
+import hashlib
+import signal
+import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from functools import cache, partial
 
@@ -39,6 +45,8 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from . import __version__
+from ._results import COLUMNS, METRICS
 from .classifier import ImbalancedNeuralClassifier
 
 __all__ = [
@@ -46,20 +54,11 @@ __all__ = [
     "DEFAULT_METHODS",
     "METHODS",
     "METRICS",
+    "Interrupted",
     "check_dataset",
     "resolve_methods",
     "run_comparison",
 ]
-
-#: The test-fold scores, in the order of the results' columns; all higher-is-better.
-METRICS = (
-    "balanced_accuracy",
-    "g_mean",
-    "roc_auc",
-    "average_precision",
-    "minority_f1",
-    "mcc",
-)
 
 
 # ---------------------------------------------------------------------- methods
@@ -246,6 +245,57 @@ def check_dataset(name, X, y, folds):
         )
 
 
+# ---------------------------------------------------------------------- interruption
+class Interrupted(BaseException):
+    """SIGINT (Ctrl-C) or SIGTERM stopped a comparison; the fits that finished are kept.
+
+    Not a ``KeyboardInterrupt``: skorch's fit loop catches that, stops training and
+    keeps the half-trained model, which is right for a user's own ``fit()`` but would
+    have a comparison score a cut fit as if it were whole. This passes straight through.
+
+    Attributes
+    ----------
+    signum : int
+    exit_status : int
+        ``128 + signum``, the shell's convention: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self, signum):
+        super().__init__(signum)  # the args, so that it pickles back from a worker
+        self.signum = signum
+        self.exit_status = 128 + signum
+
+    def __str__(self):
+        return f"interrupted by {signal.Signals(self.signum).name}"
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+def _ignore_ctrl_c():
+    """Initializer of process workers, which a terminal's Ctrl-C reaches as well: the
+    parent alone handles it. It stops the run and ends the workers, fits and all."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def _stop_on_signals():
+    """Turn SIGINT and SIGTERM into :class:`Interrupted` for the duration; then restore
+    the handlers there were. Only the main thread can set handlers; elsewhere (a Dask
+    worker's thread) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, _raise_interrupted)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 # ---------------------------------------------------------------------- one job
 def _job_seed(seed, split_index):
     """A seed for one split, derived from the user's seed and the split's index only.
@@ -307,11 +357,12 @@ def _scores(y_true, y_pred, proba, classes, minority):
 def _run_job(key, factory, X, y, train, test, seed, max_epochs, minority):
     """Fit one method on one training fold and score it on the test fold.
 
-    Returns the result row; an exception becomes the row's ``error`` instead of
-    stopping the whole comparison.
+    Returns the result row; an exception becomes the row's ``error`` (status
+    ``"failed"``) instead of stopping the whole comparison. An interruption is not an
+    exception: :class:`Interrupted` passes through, and the cut fit is never scored.
     """
     row = dict(key, seed=seed, **dict.fromkeys(METRICS, np.nan),
-               fit_seconds=np.nan, error=None)
+               fit_seconds=np.nan, status="failed", error=None)
     try:
         with _single_threaded(), warnings.catch_warnings():
             # Degenerate folds (no predicted positives) are scored, not warned about.
@@ -324,7 +375,7 @@ def _run_job(key, factory, X, y, train, test, seed, max_epochs, minority):
             proba = model.predict_proba(X[test])
             y_pred = model.predict(X[test])
             row.update(_scores(y[test], y_pred, proba, model.classes_, minority))
-            row["fit_seconds"] = seconds  # only for a fold that was scored
+            row.update(fit_seconds=seconds, status="ok")  # only for a scored fold
     except Exception as exc:  # noqa: BLE001 - any failure is recorded, see docstring
         row["error"] = f"{type(exc).__name__}: {exc}"
     return row
@@ -344,8 +395,8 @@ def _jobs(datasets, methods, folds, repeats, max_epochs, seed):
                 if method in BINARY_ONLY and n_classes != 2:
                     yield None, dict(
                         key, seed=job_seed, **dict.fromkeys(METRICS, np.nan),
-                        fit_seconds=np.nan,
-                        error=f"skipped: {method} is binary only and {name} has "
+                        fit_seconds=np.nan, status="skipped",
+                        error=f"{method} is binary only and {name} has "
                               f"{n_classes} classes",
                     )
                     continue
@@ -353,17 +404,69 @@ def _jobs(datasets, methods, folds, repeats, max_epochs, seed):
                        minority), None
 
 
+def _check_scheduler(address, security, timeout):
+    """Raise ConnectionError, in one line and within about ``timeout`` seconds, when
+    ``address`` is not a Dask scheduler this process can talk to.
+
+    distributed bounds the TCP connection but not the handshake after it: a server
+    that accepts and stays silent holds the client until it hangs up, and one that
+    answers in another protocol (an HTTP port) has it allocate whatever size its first
+    bytes spell. So the handshake is tried here first, under a deadline.
+    """
+    from distributed.comm import connect
+    from distributed.comm.core import CommClosedError
+
+    connection_args = security.get_connection_args("client")
+    if address.startswith("tls://") and connection_args.get("ssl_context") is None:
+        raise ConnectionError(
+            f"cannot use the Dask scheduler at {address}: tls:// needs Dask's TLS "
+            "configuration (distributed.comm.tls.ca-file, .client.cert and .client.key, "
+            "e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE=ca.pem and the like)."
+        )
+
+    async def handshake():
+        # A second beyond connect's own timeout, so that a port where nothing listens
+        # is reported by connect itself.
+        comm = await asyncio.wait_for(
+            connect(address, timeout=timeout, **connection_args), timeout + 1)
+        await comm.close()
+
+    try:
+        # A thread with its own event loop, whatever loop the caller may be running.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, handshake()).result()
+    except (asyncio.TimeoutError, TimeoutError):
+        cause = (f"it accepted the connection but did not answer as a Dask scheduler in "
+                 f"{timeout:g} s")
+    except CommClosedError:
+        cause = "it closed the connection: what listens there is not a Dask scheduler"
+    except OSError as exc:
+        cause = f"{exc} (is a scheduler running there, at that port?)"
+    except Exception as exc:  # noqa: BLE001 - whatever it answered, it is not Dask's
+        cause = (f"what answers there is not a Dask scheduler ({type(exc).__name__}); "
+                 "a scheduler listens on 8786 by default, its dashboard on 8787")
+    else:
+        return
+    raise ConnectionError(f"cannot use the Dask scheduler at {address}: {cause}.")
+
+
 @contextmanager
 def _dask_backend(address):
     try:
-        from distributed import Client
+        import dask
+        from distributed import Client, Security
+        from dask.utils import parse_timedelta
     except ImportError as exc:
         raise ImportError(
             "Running on a Dask scheduler needs the 'distributed' package: "
             "pip install \"dask[distributed]\" (the \"distributed\" extra)"
         ) from exc
+    # TLS certificates and the connect timeout come from the Dask configuration.
+    security = Security()
+    timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
+    _check_scheduler(address, security, timeout)
     # Closing this client leaves the user's cluster running.
-    with Client(address) as client:
+    with Client(address, security=security, timeout=timeout) as client:
         threaded = sorted(w for w, n in client.nthreads().items() if n > 1)
         if threaded:
             # Jobs in threads of one process share torch's random generator, its
@@ -379,6 +482,18 @@ def _dask_backend(address):
             yield
 
 
+def _content_hash(X, y):
+    """A short digest of a data set's values, for the journal to tell data apart."""
+    digest = hashlib.sha256(repr(X.shape).encode())
+    digest.update(np.ascontiguousarray(X).tobytes())
+    digest.update("\0".join(map(str, y.tolist())).encode())
+    return digest.hexdigest()[:16]
+
+
+def _key(row):
+    return row["dataset"], row["method"], row["repeat"], row["fold"]
+
+
 def run_comparison(
     datasets,
     methods=DEFAULT_METHODS,
@@ -389,6 +504,7 @@ def run_comparison(
     n_jobs=1,
     progress=True,
     scheduler=None,
+    journal=None,
 ):
     """Cross-validate every method on every data set.
 
@@ -396,6 +512,9 @@ def run_comparison(
     method is fitted on each training fold (scaling, resampling and threshold tuning
     included) and scored on the test fold. The minority class (the least frequent)
     is the positive class of average precision, ROC-AUC and minority F1.
+
+    SIGINT (Ctrl-C) and SIGTERM stop the run with :class:`Interrupted`; a fit they cut
+    short is never scored, and with a ``journal`` every finished fit is kept there.
 
     Parameters
     ----------
@@ -416,26 +535,39 @@ def run_comparison(
     progress : bool, default=True
         Show a tqdm progress bar on stderr.
     scheduler : str, default=None
-        Address of a Dask scheduler (``"tcp://host:8786"``); the jobs then run on its
-        workers through joblib's ``dask`` backend, as many at once as it has workers,
-        and ``n_jobs`` is not used. Each worker must run one thread (``dask worker
-        ADDRESS --nthreads 1``; a ValueError says so otherwise): torch's random
+        Address of a Dask scheduler (``"tcp://host:8786"``, or ``"tls://..."`` with
+        Dask's TLS configuration); the jobs then run on its workers through joblib's
+        ``dask`` backend, as many at once as it has workers, and ``n_jobs`` is not
+        used. The cluster runs whatever it is sent (pickled code and data travel
+        both ways): use only one you trust. Each worker must run one thread (``dask
+        worker ADDRESS --nthreads 1``; a ValueError says so otherwise): torch's random
         generator and thread count are process-wide. Needs ``pip install
         "dask[distributed]"``.
+    journal : Journal, default=None
+        Where each fit is recorded as it finishes (see
+        :class:`~sk_imbaloss.journal.Journal`). Fits it already holds are not run
+        again, so a run repeated after an interruption completes the missing ones
+        only; the journal must agree on the settings (folds, repeats, max_epochs,
+        seed, this package's version and the content of each data set of the same
+        name) or :class:`~sk_imbaloss.journal.SettingsMismatch` is raised. Methods
+        are known by name: a changed factory under an old name is not noticed.
 
     Returns
     -------
     results : pandas.DataFrame
         One row per (dataset, method, repeat, fold), in that order, with columns
         ``dataset, method, repeat, fold, seed``, the :data:`METRICS`,
-        ``fit_seconds`` and ``error`` (``None``, or the reason a fit failed or was
-        skipped, with NaN scores).
+        ``fit_seconds``, ``status`` (``"ok"``, ``"failed"`` or ``"skipped"`` where
+        the method does not apply to the data set) and ``error`` (``None``, or why
+        the fold failed or was skipped; its scores are then NaN).
 
     Raises
     ------
     ValueError
         For an unknown method, duplicate data set names, or a data set whose minority
         class has fewer than ``folds`` samples (see :func:`check_dataset`).
+    Interrupted
+        On SIGINT or SIGTERM.
     """
     methods = resolve_methods(methods)
     datasets = [(name, np.asarray(X, dtype=np.float64), np.asarray(y))
@@ -445,31 +577,57 @@ def run_comparison(
         raise ValueError(f"Data set names must be unique; got {names}.")
     for name, X, y in datasets:
         check_dataset(name, X, y, folds)
+    return _run(datasets, methods, folds, repeats, max_epochs, seed, n_jobs, progress,
+                scheduler, journal)
 
-    jobs, rows = [], []
-    for args, skipped in _jobs(datasets, methods, folds, repeats, max_epochs, seed):
-        if args is None:
-            rows.append(skipped)
-        else:
-            jobs.append(args)
 
-    backend = _dask_backend(scheduler) if scheduler else nullcontext()
-    with backend, tqdm(total=len(jobs), disable=not progress, desc="compare",
-                       unit="fit") as bar:
-        parallel = Parallel(n_jobs=-1 if scheduler else n_jobs,
-                            return_as="generator_unordered")
-        for row in parallel(delayed(_run_job)(*args) for args in jobs):
-            rows.append(row)
-            bar.update()
+def _run(datasets, methods, folds, repeats, max_epochs, seed, n_jobs, progress,
+         scheduler, journal):
+    """:func:`run_comparison` on data sets already checked, with methods resolved."""
+    with _stop_on_signals():
+        done = set()
+        if journal is not None:
+            settings = {"sk_imbaloss": __version__, "folds": folds, "repeats": repeats,
+                        "max_epochs": max_epochs, "seed": seed}
+            settings.update((f"content of {name}", _content_hash(X, y))
+                            for name, X, y in datasets)
+            journal.check_settings(settings)
+            done = journal.keys()
 
-    return _as_frame(rows, names, list(methods))
+        planned, jobs, rows = set(), [], []
+        for args, skipped in _jobs(datasets, methods, folds, repeats, max_epochs, seed):
+            key = _key(skipped or args[0])
+            planned.add(key)
+            if key in done:
+                continue
+            if skipped is None:
+                jobs.append(args)
+            else:
+                rows.append(skipped)
+                if journal is not None:
+                    journal.record(skipped)
+        resumed = planned & done
+
+        backend = _dask_backend(scheduler) if scheduler else nullcontext()
+        with backend, tqdm(total=len(planned), initial=len(resumed), disable=not progress,
+                           desc=f"compare ({len(resumed)} done before)" if resumed
+                           else "compare", unit="fit") as bar:
+            parallel = Parallel(n_jobs=-1 if scheduler else n_jobs,
+                                return_as="generator_unordered", initializer=_ignore_ctrl_c)
+            for row in parallel(delayed(_run_job)(*args) for args in jobs):
+                if journal is not None:
+                    journal.record(row)
+                rows.append(row)
+                bar.update()
+
+        if resumed:
+            rows += [row for row in journal.rows() if _key(row) in resumed]
+    return _as_frame(rows, [name for name, _, _ in datasets], list(methods))
 
 
 def _as_frame(rows, dataset_order, method_order):
     """Rows in a fixed order, whatever order the jobs finished in."""
-    columns = ["dataset", "method", "repeat", "fold", "seed", *METRICS,
-               "fit_seconds", "error"]
-    results = pd.DataFrame(rows, columns=columns)
+    results = pd.DataFrame(rows, columns=list(COLUMNS))
     order = pd.DataFrame({
         "d": results["dataset"].map({n: i for i, n in enumerate(dataset_order)}),
         "m": results["method"].map({n: i for i, n in enumerate(method_order)}),
@@ -477,4 +635,6 @@ def _as_frame(rows, dataset_order, method_order):
         "f": results["fold"],
     }).sort_values(["d", "m", "r", "f"]).index
     results = results.loc[order].reset_index(drop=True)
-    return results.astype({"repeat": "int64", "fold": "int64", "seed": "int64"})
+    # A journal gives back None for NaN, and numbers as Python's.
+    return results.astype({"repeat": "int64", "fold": "int64", "seed": "int64",
+                           **dict.fromkeys([*METRICS, "fit_seconds"], "float64")})

@@ -18,7 +18,8 @@ __all__ = ["DEFAULT_NAME", "as_dataset", "iter_data_paths", "load_csv", "load_de
 #: Name of the data set :func:`load_default` returns.
 DEFAULT_NAME = "diabetes-top10"
 
-_CSV_SUFFIXES = (".csv", ".csv.gz")
+# pandas reads the compression from the name; these are the ones it needs nothing extra for.
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip")
 
 
 def load_default():
@@ -64,7 +65,8 @@ def load_csv(path, target="target"):
     Parameters
     ----------
     path : str or path-like
-        A ``.csv`` or ``.csv.gz`` file (compression is inferred from the name).
+        A ``.csv`` file, or one compressed as ``.csv.gz``, ``.csv.bz2``, ``.csv.xz``
+        or ``.csv.zip`` (compression is inferred from the name).
     target : str, default="target"
         The column holding the class labels; every other column is a feature.
 
@@ -72,12 +74,15 @@ def load_csv(path, target="target"):
     -------
     frame : pandas.DataFrame
         The file's columns; ``frame.attrs["name"]`` is the file name without its
-        ``.csv``/``.csv.gz`` suffix and ``frame.attrs["target"]`` the target column.
+        ``.csv`` (and compression) suffix and ``frame.attrs["target"]`` the target
+        column.
 
     Raises
     ------
     ValueError
-        Naming the file, when it is missing or unreadable, has no ``target`` column
+        Naming the file, when it is missing or cannot be read whatever the reason
+        (a corrupt or truncated archive, text that is not UTF-8, a file that
+        vanished, ...; the message gives the reason), has no ``target`` column
         (the message lists the columns it has), repeats a column name or has one
         without a name, has no rows, has a target that is not class labels
         (non-integer numbers, or more distinct values than half the rows), has
@@ -94,14 +99,18 @@ def load_csv(path, target="target"):
             # first ones as an index and drop them; index_col=False warns instead.
             warnings.simplefilter("error", pd.errors.ParserWarning)
             frame = pd.read_csv(path, index_col=False)
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
     except pd.errors.ParserWarning:
         raise ValueError(
             f"{path}: its rows have more fields than its header names; name every column."
         ) from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
-            OSError, EOFError) as exc:
-        raise ValueError(f"{path}: cannot be read as CSV ({exc}).") from exc
-    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+    except Exception as exc:  # noqa: BLE001
+        # Each decompressor fails its own way (zlib.error, LZMAError, BadZipFile,
+        # EOFError on a truncated file, OSError, UnicodeDecodeError...): whatever it
+        # is, this file cannot be used and the others can.
+        raise ValueError(
+            f"{path}: cannot be read as CSV ({type(exc).__name__}: {exc})."
+        ) from exc
     header = [name.strip() for name in header.iloc[0]]
     if len(header) > 1 and not header[-1] and frame.iloc[:, -1].isna().all():
         # A comma at the end of every line (some exports write one): no column there.
@@ -210,8 +219,8 @@ def iter_data_paths(paths):
     ------
     path : pathlib.Path
         Each file as given (whether or not it exists, so that the loader reports a
-        missing one), and for each folder its ``*.csv`` and ``*.csv.gz`` files,
-        sorted by name.
+        missing one), and for each folder its ``*.csv`` files, compressed or not (see
+        :func:`load_csv`), sorted by name.
     """
     for path in map(Path, paths):
         if path.is_dir():

@@ -12,20 +12,24 @@ and the markdown summary are still written.
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import friedmanchisquare
 
-from .compare import METRICS
+from ._results import METRICS
+from .journal import Journal
 
 __all__ = [
     "HEADLINE_METRICS",
     "METRIC_NAMES",
     "FriedmanResult",
     "average_ranks",
+    "failures",
     "friedman",
+    "report_files",
     "skipped_methods",
     "summarize",
     "write_report",
@@ -86,11 +90,38 @@ def skipped_methods(results):
     They are left out of the ranks and the tests, which need every method on every
     data set; ranking them last there would count "not applicable" as "worst".
     """
-    if "error" not in results:
+    if "status" not in results:
         return {}
-    skipped = results[results["error"].fillna("").astype(str).str.startswith("skipped:")]
+    skipped = results[results["status"] == "skipped"]
     return {method: rows["dataset"].unique().tolist()
             for method, rows in skipped.groupby("method", sort=False)}
+
+
+def failures(results):
+    """The data set and method pairs with folds that were not scored.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        As returned by :func:`~sk_imbaloss.compare.run_comparison`.
+
+    Returns
+    -------
+    failures : pandas.DataFrame
+        One row per pair, in the results' order, with columns ``dataset``, ``method``,
+        ``status`` (``"failed"`` or ``"skipped"``), ``folds`` (``"not scored/all"``,
+        e.g. ``"1/10"``) and ``reason`` (the first fold's ``error``); empty when every
+        fold was scored.
+    """
+    columns = ["dataset", "method", "status", "folds", "reason"]
+    if "status" not in results:
+        return pd.DataFrame(columns=columns)
+    pairs = results.groupby(["dataset", "method"], sort=False)
+    table = results[results["status"] != "ok"].groupby(
+        ["dataset", "method"], sort=False
+    ).agg(status=("status", "first"), n=("status", "size"), reason=("error", "first"))
+    table["folds"] = table["n"].astype(str) + "/" + pairs.size().loc[table.index].astype(str)
+    return table.reset_index()[columns]
 
 
 #: Scores closer than this tie. Metrics of the same predictions can differ in the last
@@ -249,18 +280,6 @@ def _skipped_note(results):
             f"data set: {listed}.")
 
 
-def _failures(results):
-    """Data set x method pairs with failed or skipped folds, and the first reason."""
-    failed = results[results["error"].notna()]
-    if failed.empty:
-        return None
-    table = failed.groupby(["dataset", "method"], sort=False)["error"].agg(
-        folds="size", reason="first"
-    ).reset_index(level="method")
-    table["reason"] = table["reason"].str.replace("|", "\\|").str.replace("\n", " ")
-    return table
-
-
 def _overview(results):
     n_splits = results.groupby(["dataset", "method"])[["repeat", "fold"]].nunique()
     folds, repeats = int(n_splits["fold"].max()), int(n_splits["repeat"].max())
@@ -305,13 +324,14 @@ def _summary_markdown(results, metrics, tests, figures, alpha, figure_note):
     summary = summarize(results)
     parts = ["# sk-imbaloss compare\n", _overview(results) + "\n"]
 
-    failures = _failures(results)
-    if failures is not None:
+    table = failures(results).set_index("dataset")
+    if len(table):
+        table["reason"] = table["reason"].str.replace("|", "\\|").str.replace("\n", " ")
         parts.append("## Failed or skipped fits\n\nTheir folds are left out of the "
                      "means; a method whose every fold failed on a data set ranks last "
                      "there, and one skipped as not applicable is left out of the ranks "
                      "and tests.\n")
-        parts.append(_markdown_table(failures) + "\n")
+        parts.append(_markdown_table(table) + "\n")
 
     for metric in metrics:
         parts.append(f"## {METRIC_NAMES[metric]}\n")
@@ -403,44 +423,47 @@ def _cd_diagram(results, test, path, alpha):
     return fig
 
 
-def _write_figures(results, out_dir, metrics, tests, alpha):
-    """Write the figures; return their paths, and a note when some could not be made.
-
-    Figures of an earlier run in the folder (same names, any metric) are removed
-    first, so that none is left beside results it does not show.
-    """
-    for metric in METRIC_NAMES:
-        for kind in ("box", "cd"):
-            (out_dir / f"{kind}_{metric}.png").unlink(missing_ok=True)
+def _write_figures(results, journal, metrics, tests, alpha):
+    """Write the figures; return their paths, and a note when some could not be made."""
     try:
         _import_figure()
     except ImportError:
         return {}, f"No figures: they need matplotlib and scikit-posthocs ({_EXTRA_HINT})."
     figures = {"box": {}, "cd": {}}
     for metric in metrics:
-        path = out_dir / f"box_{metric}.png"
-        _boxplot(results, metric, path)
-        figures["box"][metric] = path
+        figures["box"][metric] = journal.replace(
+            f"box_{metric}.png", partial(_boxplot, results, metric))
         if tests[metric].posthoc is not None:
-            path = out_dir / f"cd_{metric}.png"
-            _cd_diagram(results, tests[metric], path, alpha)
-            figures["cd"][metric] = path
+            figures["cd"][metric] = journal.replace(
+                f"cd_{metric}.png", partial(_cd_diagram, results, tests[metric], alpha=alpha))
     notes = {t.reason for t in tests.values() if t.posthoc is None and t.reason}
     note = ("No critical-difference diagrams: " + "; ".join(sorted(notes)) + "."
             if notes else None)
     return figures, note
 
 
+def report_files(metrics=HEADLINE_METRICS):
+    """The names of the files :func:`write_report` may write, for every outcome."""
+    return ["results.csv", "summary.md",
+            *(f"{kind}_{metric}.png" for kind in ("box", "cd") for metric in metrics)]
+
+
 def write_report(results, out_dir, metrics=HEADLINE_METRICS, alpha=0.05):
     """Write the results, a markdown summary and figures into a folder.
+
+    Every file is written whole to a temporary file and renamed into place. The
+    folder's journal (:class:`~sk_imbaloss.journal.Journal`) records them: a file of
+    these names that it did not write is refused, never replaced, and the files it
+    wrote for an earlier report and not for this one (a critical-difference diagram
+    that no longer applies) are removed.
 
     Parameters
     ----------
     results : pandas.DataFrame
         As returned by :func:`~sk_imbaloss.compare.run_comparison`.
-    out_dir : str or path-like
-        Created if missing; existing files of the same names are replaced, and
-        figures of an earlier run there are removed.
+    out_dir : str, path-like or Journal
+        The folder, created if missing; or the journal already open on it (its lock
+        is held once, by one run).
     metrics : sequence of str, default=HEADLINE_METRICS
         The metrics given tables, tests and figures.
     alpha : float, default=0.05
@@ -452,21 +475,26 @@ def write_report(results, out_dir, metrics=HEADLINE_METRICS, alpha=0.05):
         ``results.csv``, ``summary.md``, then ``box_<metric>.png`` per metric and
         ``cd_<metric>.png`` per metric where the post-hoc test ran (at least 3 data
         sets and 3 methods).
+
+    Raises
+    ------
+    ~sk_imbaloss.journal.JournalError
+        Naming a file of the report's names that the journal did not write, before
+        any is written; or when another run holds the folder.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    metrics = tuple(metrics)
+    if not isinstance(out_dir, Journal):
+        with Journal(out_dir) as journal:
+            return write_report(results, journal, metrics, alpha)
+    journal, metrics = out_dir, tuple(metrics)
+    journal.check_owned(report_files(metrics))
 
-    csv_path = out_dir / "results.csv"
-    results.to_csv(csv_path, index=False)
-
+    csv_path = journal.replace("results.csv", partial(results.to_csv, index=False))
     tests = {metric: friedman(results, metric) for metric in metrics}
-    figures, note = _write_figures(results, out_dir, metrics, tests, alpha)
-
-    md_path = out_dir / "summary.md"
-    md_path.write_text(
-        _summary_markdown(results, metrics, tests, figures, alpha, note), encoding="utf-8"
-    )
+    figures, note = _write_figures(results, journal, metrics, tests, alpha)
+    markdown = _summary_markdown(results, metrics, tests, figures, alpha, note)
+    md_path = journal.replace(
+        "summary.md", lambda path: Path(path).write_text(markdown, encoding="utf-8"))
     written = [csv_path, md_path, *figures.get("box", {}).values(),
                *figures.get("cd", {}).values()]
+    journal.prune(path.name for path in written)
     return written

@@ -1,9 +1,15 @@
 """``sk-imbaloss compare`` end to end, on the KEEL files beside the repository."""
 
+import errno
+import os
 import re
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +17,13 @@ import pandas as pd
 import pytest
 
 from sk_imbaloss.cli import main
+from sk_imbaloss.compare import METRICS
+from sk_imbaloss.journal import Journal
 
-KEEL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imbalanced"
+ROOT = Path(__file__).resolve().parents[1]
+KEEL_DIR = ROOT.parent / "shared" / "data" / "imbalanced"
 FAST = ["--max-epochs", "3", "--folds", "2", "--repeats", "1", "--no-progress"]
+KEY = ["dataset", "method", "repeat", "fold"]
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +59,10 @@ def test_bad_file_is_reported_and_the_others_run(keel, tmp_path, capsys):
     folder.mkdir()
     shutil.copy(keel("glass2"), folder / "glass2.csv.gz")
     (folder / "broken.csv").write_text("a,b,target\n1,x,0\n2,y,1\n")
+    # A corrupt gzip, a truncated one and a corrupt zip, beside the good file.
+    (folder / "corrupt.csv.gz").write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage")
+    (folder / "cut.csv.gz").write_bytes(keel("glass2").read_bytes()[:300])
+    (folder / "corrupt.csv.zip").write_bytes(b"PK\x03\x04 not a zip")
     missing = tmp_path / "missing.csv"
     status = main(["compare", str(folder), str(missing), "--methods", "logreg-balanced",
                    "--out", str(tmp_path / "out"), *FAST])
@@ -56,6 +70,9 @@ def test_bad_file_is_reported_and_the_others_run(keel, tmp_path, capsys):
     assert status == 0
     assert "broken.csv: non-numeric feature columns ['b']" in captured.err
     assert "missing.csv: no such file" in captured.err
+    for name, reason in [("corrupt.csv.gz", "error"), ("cut.csv.gz", "EOFError"),
+                         ("corrupt.csv.zip", "BadZipFile")]:
+        assert f"{folder / name}: cannot be read as CSV ({reason}: " in captured.err
     assert "glass2:" in captured.out
     results = pd.read_csv(tmp_path / "out" / "results.csv")
     assert results["dataset"].unique().tolist() == ["glass2"]
@@ -98,8 +115,179 @@ def test_missing_distributed_is_reported(tmp_path, capsys, monkeypatch):
 
 def test_python_dash_m():
     done = subprocess.run([sys.executable, "-m", "sk_imbaloss", "compare", "--help"],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True, env=_ENV)
     assert "--scheduler ADDRESS" in done.stdout and "--methods" in done.stdout
+    text = " ".join(done.stdout.split())
+    assert "The cluster runs what it is sent (pickled code and data, both ways): use only " \
+           "one you trust." in text
+    assert "--scheduler-file FILE" in text and "--fresh" in text
+
+
+# The subprocesses import this checkout, whatever is installed.
+_ENV = {**os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+# A run long enough to interrupt: 8 fits of a net and a linear model.
+_RUN = ["--methods", "ce", "logreg-balanced", "--max-epochs", "20", "--folds", "2",
+        "--repeats", "2"]
+
+
+def _fits(out):
+    """How many fits the journal in ``out`` holds (0 before there is one)."""
+    try:
+        uri = f"file:{out / 'journal.sqlite'}?mode=ro"  # never creates the file
+        with closing(sqlite3.connect(uri, uri=True)) as db:
+            return db.execute("SELECT count(*) FROM fits").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(keel, tmp_path_factory):
+    out = tmp_path_factory.mktemp("uninterrupted")
+    assert main(["compare", str(keel("glass2")), *_RUN, "--no-progress", "--out", str(out)]) == 0
+    return pd.read_csv(out / "results.csv").drop(columns="fit_seconds")
+
+
+@pytest.mark.parametrize("signum, to_group, n_jobs", [
+    (signal.SIGINT, True, "2"),  # Ctrl-C in a terminal: to the workers as well
+    (signal.SIGTERM, False, "1"),
+], ids=["ctrl-c-two-jobs", "sigterm-one-job"])
+def test_an_interrupted_run_keeps_its_fits_and_resumes_to_the_same_results(
+        keel, tmp_path, capsys, uninterrupted, signum, to_group, n_jobs):
+    out = tmp_path / "out"
+    args = ["compare", str(keel("glass2")), *_RUN, "--out", str(out)]
+    run = subprocess.Popen([sys.executable, "-m", "sk_imbaloss", *args, "--n-jobs", n_jobs,
+                            "--no-progress"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=_ENV, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while _fits(out) < 2:
+        assert run.poll() is None, run.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    (os.killpg if to_group else os.kill)(run.pid, signum)
+    sent = time.monotonic()
+    _, err = run.communicate(timeout=60)
+    assert time.monotonic() - sent < 10
+    assert run.returncode == 128 + signum
+    assert (f"interrupted by {signal.Signals(signum).name}; the {_fits(out)} finished fits are "
+            f"kept in {out / 'journal.sqlite'}. Run the same command again to resume.") in err
+    assert "Traceback" not in err and not (out / "results.csv").exists()
+
+    with Journal(out) as journal:  # every fit kept is whole: scored as in a whole run
+        kept = pd.DataFrame(journal.rows())[uninterrupted.columns].sort_values(KEY)
+    assert len(kept) >= 2
+    whole = uninterrupted.merge(kept[KEY], on=KEY).sort_values(KEY)
+    np.testing.assert_array_equal(kept[[*KEY, "seed", *METRICS]], whole[[*KEY, "seed", *METRICS]])
+
+    assert main(args) == 0  # resumed, in one job (the results do not depend on it)
+    assert f"compare ({len(kept)} done before)" in capsys.readouterr().err
+    resumed = pd.read_csv(out / "results.csv").drop(columns="fit_seconds")
+    pd.testing.assert_frame_equal(resumed, uninterrupted)
+
+
+def test_files_in_out_that_compare_did_not_write_are_left_alone(keel, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = {"notes.txt": "mine", "box_mcc.png": "mine", "cd_roc_auc.png.old": "mine"}
+    for name, text in mine.items():
+        (out / name).write_text(text)
+    args = ["compare", str(keel("glass2")), "--methods", "logreg-balanced", "--out",
+            str(out), *FAST]
+    assert main(args) == 0
+    assert main(args) == 0  # replaces its own files
+    assert {name: (out / name).read_text() for name in mine} == mine
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("link", [False, True], ids=["file", "link"])
+def test_a_results_csv_compare_did_not_write_is_refused_before_the_run(
+        keel, tmp_path, capsys, link):
+    out, theirs = tmp_path / "out", tmp_path / "theirs.csv"
+    out.mkdir()
+    theirs.write_text("theirs")
+    if link:
+        (out / "results.csv").symlink_to(theirs)
+    else:
+        shutil.copy(theirs, out / "results.csv")
+    status = main(["compare", str(keel("glass2")), "--methods", "logreg-balanced",
+                   "--out", str(out), *FAST])
+    assert status == 1
+    assert (f"--out {out / 'results.csv'}: exists and was not written by sk-imbaloss; it "
+            "is not replaced. Move it away or use another folder.") in capsys.readouterr().err
+    assert theirs.read_text() == (out / "results.csv").read_text() == "theirs"
+    assert _fits(out) == 0  # refused before any fit
+
+
+def test_a_second_run_into_an_out_in_use_is_refused(tmp_path, capsys):
+    with Journal(tmp_path):  # held as a run holds it (another process: test_journal.py)
+        status = main(["compare", "--methods", "logreg-balanced", "--out", str(tmp_path),
+                       *FAST])
+    assert status == 1
+    assert (f"--out {tmp_path}: in use by another run, which holds it until it ends"
+            in capsys.readouterr().err)
+    assert not (tmp_path / "results.csv").exists()
+
+
+def test_a_run_with_other_settings_is_refused_until_fresh(tmp_path, capsys):
+    args = ["compare", "--methods", "logreg-balanced", "--out", str(tmp_path), *FAST]
+    assert main(args) == 0
+    assert main([*args, "--seed", "3", "--max-epochs", "4"]) == 1
+    err = capsys.readouterr().err
+    assert (f"--out {tmp_path}: its journal was made with other settings (max_epochs: 3 "
+            "there, 4 now; seed: 0 there, 3 now). Add --fresh to drop its 2 finished fits "
+            "and start afresh, or use another --out.") in err
+    assert main([*args, "--seed", "3", "--max-epochs", "4", "--fresh"]) == 0
+    assert (pd.read_csv(tmp_path / "results.csv")["seed"] != 0).all()
+
+
+def test_a_failure_while_writing_the_report_keeps_every_fit(tmp_path, capsys, monkeypatch):
+    from sk_imbaloss import compare
+
+    args = ["compare", "--methods", "logreg-balanced", "ce", "--out", str(tmp_path), *FAST]
+
+    def disk_full(frame, path, **kwargs):
+        Path(path).write_text("half a fi")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pd.DataFrame, "to_csv", disk_full)
+        assert main(args) == 1
+    err = capsys.readouterr().err
+    assert (f"cannot write the report in {tmp_path} ([Errno 28] No space left on device); "
+            f"the finished fits are kept in {tmp_path / 'journal.sqlite'}: run the same "
+            "command again to write it.") in err
+    assert [p.name for p in tmp_path.iterdir()] == ["journal.sqlite"]  # nothing half-written
+
+    def no_fit(*args):
+        raise AssertionError("every fit is in the journal")
+
+    monkeypatch.setattr(compare, "_run_job", no_fit)
+    assert main(args) == 0
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 4
+
+
+def test_tls_without_its_configuration_is_one_line(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    scheduler_file = tmp_path / "scheduler.json"
+    scheduler_file.write_text('{"type": "Scheduler", "address": "tls://127.0.0.1:1"}')
+    for where in [["--scheduler", "tls://127.0.0.1:1"], ["--scheduler-file", str(scheduler_file)]]:
+        status = main(["compare", "--methods", "ce", *where, "--out", str(tmp_path / "out"),
+                       *FAST])
+        err = capsys.readouterr().err
+        assert status == 1
+        assert err.startswith("sk-imbaloss: error: cannot use the Dask scheduler at "
+                              "tls://127.0.0.1:1: tls:// needs Dask's TLS configuration")
+        assert err.count("\n") == 1
+
+
+def test_a_scheduler_file_that_is_not_one_is_named(tmp_path, capsys):
+    path = tmp_path / "scheduler.json"
+    for text in [None, "{}", "not json"]:
+        if text is not None:
+            path.write_text(text)
+        assert main(["compare", "--scheduler-file", str(path), *FAST]) == 1
+        assert f"--scheduler-file {path}: not a Dask scheduler file (" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("value, ok", [("auto", "auto"), ("AUTO", "auto"), ("7", 7)])
@@ -238,7 +426,7 @@ def test_methods_with_failed_folds_are_named_under_their_table(tmp_path, capsys)
                    "logreg-balanced", "--out", str(tmp_path / "out"), *FAST])
     captured = capsys.readouterr()
     assert status == 0
-    assert "smote on few: 1/2 folds failed or skipped" in captured.err
+    assert "smote on few: 1/2 folds failed: ValueError" in captured.err
     assert "(folds scored, where some failed: smote 1)" in captured.out
 
 

@@ -1,6 +1,13 @@
-"""The methods registry and run_comparison: scores, seeds, n_jobs, failures and Dask."""
+"""The methods registry and run_comparison: scores, seeds, n_jobs, failures, the journal,
+interruptions and Dask."""
 
+import os
+import signal
+import socket
+import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -12,17 +19,20 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
+from skorch.callbacks import Callback
 
 from sk_imbaloss import ImbalancedNeuralClassifier
 from sk_imbaloss.compare import (
     DEFAULT_METHODS,
     METHODS,
     METRICS,
+    Interrupted,
     check_dataset,
     resolve_methods,
     run_comparison,
 )
 from sk_imbaloss.datasets import as_dataset, load_default
+from sk_imbaloss.journal import Journal, SettingsMismatch
 
 FAST = dict(folds=2, repeats=1, max_epochs=3, progress=False)
 # A net, a resampler, threshold tuning and a tree ensemble: every kind of method.
@@ -85,10 +95,11 @@ def test_loss_methods_use_their_criterion():
 
 def test_all_methods_run_on_the_default_data(diabetes):
     results = run_comparison([diabetes], ["all"], **FAST)
-    assert list(results.columns) == [*IDENTITY, *METRICS, "fit_seconds", "error"]
+    assert list(results.columns) == [*IDENTITY, *METRICS, "fit_seconds", "status", "error"]
     assert len(results) == len(METHODS) * 2
     assert results["method"].unique().tolist() == list(METHODS)
     assert results["error"].isna().all(), results["error"].dropna().tolist()
+    assert (results["status"] == "ok").all()
     for metric in METRICS:
         low = -1 if metric == "mcc" else 0
         assert results[metric].between(low, 1).all(), metric
@@ -108,6 +119,67 @@ def test_same_seed_same_results(diabetes, baseline):
 def test_results_do_not_depend_on_n_jobs(diabetes, baseline):
     parallel = run_comparison([diabetes], SUBSET, seed=0, n_jobs=2, **FAST)
     pd.testing.assert_frame_equal(_scores(parallel), _scores(baseline))
+
+
+def test_a_journal_keeps_every_fit_and_a_run_again_fits_only_the_missing(
+        diabetes, baseline, tmp_path, monkeypatch):
+    with Journal(tmp_path) as journal:
+        first = run_comparison([diabetes], SUBSET[:2], seed=0, journal=journal, **FAST)
+        assert len(journal) == 4
+    pd.testing.assert_frame_equal(_scores(first), _scores(baseline[baseline.method.isin(
+        SUBSET[:2])].reset_index(drop=True)))
+
+    from sk_imbaloss import compare
+
+    ran, run_job = [], compare._run_job
+    monkeypatch.setattr(compare, "_run_job", lambda *args: ran.append(args[0]) or
+                        run_job(*args))
+    with Journal(tmp_path) as journal:  # two methods added: only their fits run
+        again = run_comparison([diabetes], SUBSET, seed=0, journal=journal, **FAST)
+        assert len(journal) == 8
+    assert sorted({key["method"] for key in ran}) == sorted(SUBSET[2:]) and len(ran) == 4
+    pd.testing.assert_frame_equal(_scores(again), _scores(baseline))
+    assert list(again.columns) == list(baseline.columns)
+    assert (again.dtypes == baseline.dtypes).all()
+
+    with Journal(tmp_path) as journal, pytest.raises(SettingsMismatch) as info:
+        run_comparison([diabetes], SUBSET, seed=1, journal=journal, **FAST)
+    assert info.value.differences == ["seed: 0 there, 1 now"]
+    X, y = diabetes[1].copy(), diabetes[2]
+    X[0, 0] += 1
+    with Journal(tmp_path) as journal, pytest.raises(SettingsMismatch, match="content of"):
+        run_comparison([(diabetes[0], X, y)], SUBSET, seed=0, journal=journal, **FAST)
+
+
+class _CtrlCAtEpoch(Callback):
+    """Sends this process SIGINT at the end of the second epoch, as Ctrl-C would."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def _cut_short(seed, max_epochs):
+    return Pipeline([("scale", StandardScaler()), ("net", ImbalancedNeuralClassifier(
+        max_epochs=5, random_state=seed, callbacks=[_CtrlCAtEpoch()]))])
+
+
+def test_ctrl_c_in_a_fit_stops_the_run_and_the_cut_fit_is_never_scored(diabetes, tmp_path):
+    # skorch's fit loop catches KeyboardInterrupt and keeps the half-trained model;
+    # the comparison must stop instead of scoring it.
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    methods = {"logreg-balanced": METHODS["logreg-balanced"], "cut": _cut_short}
+    with Journal(tmp_path) as journal, pytest.raises(Interrupted) as info:
+        run_comparison([diabetes], methods, journal=journal, **FAST)
+    assert (info.value.signum, info.value.exit_status) == (signal.SIGINT, 130)
+    assert str(info.value) == "interrupted by SIGINT"
+    with Journal(tmp_path) as journal:  # the first fold of logreg only
+        assert journal.keys() == {("diabetes-top10", "logreg-balanced", 0, 0)}
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    # The estimator on its own keeps skorch's convention: Ctrl-C ends training early.
+    _, X, y = diabetes
+    net = _cut_short(0, 5).fit(X, y).named_steps["net"]
+    assert len(net.history) == 2
 
 
 def test_minority_too_small_is_named():
@@ -142,9 +214,12 @@ def test_failures_are_recorded_and_binary_only_methods_skipped_on_multiclass():
                "no-proba": _no_proba}
     results = run_comparison([("iris", X[keep], y[keep])], methods, **FAST)
     errors = results.groupby("method", sort=False)["error"].first()
+    statuses = results.groupby("method", sort=False)["status"].unique().map(list)
     for method in ("margin", "ce-threshold"):
-        assert errors[method].startswith(
-            f"skipped: {method} is binary only and iris has 3 classes")
+        assert errors[method] == f"{method} is binary only and iris has 3 classes"
+        assert statuses[method] == ["skipped"]
+    assert statuses["broken"] == statuses["no-proba"] == ["failed"]
+    assert statuses["logreg-balanced"] == ["ok"]
     assert "InvalidParameterError" in errors["broken"] and "'C'" in errors["broken"]
     assert "predict_proba" in errors["no-proba"]
     assert pd.isna(errors["logreg-balanced"])
@@ -164,10 +239,89 @@ def cluster():
         yield local
 
 
-def test_dask_scheduler_gives_the_local_results(diabetes, baseline, cluster):
-    remote = run_comparison([diabetes], SUBSET, seed=0, scheduler=cluster.scheduler_address,
-                            **FAST)
+def test_dask_scheduler_gives_the_local_results(diabetes, baseline, cluster, tmp_path):
+    with Journal(tmp_path) as journal:
+        remote = run_comparison([diabetes], SUBSET, seed=0, journal=journal,
+                                scheduler=cluster.scheduler_address, **FAST)
+        assert len(journal) == len(baseline)  # each fit journalled as it came back
     pd.testing.assert_frame_equal(_scores(remote), _scores(baseline))
+
+
+@pytest.fixture
+def not_a_scheduler():
+    """``not_a_scheduler(answer)``: the address of a TCP server on loopback that is not
+    a Dask scheduler; it answers like an HTTP server, or accepts and says nothing."""
+    servers = []
+
+    def start(answer):
+        server = socket.create_server(("127.0.0.1", 0))
+        servers.append(server)
+        held = []
+
+        def serve():
+            while True:
+                try:
+                    connection, _ = server.accept()
+                except OSError:  # closed at the end of the test
+                    return
+                held.append(connection)  # kept open: a silent peer
+                if answer:
+                    connection.recv(1024)
+                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.mark.parametrize("answer, cause", [
+    (True, "what answers there is not a Dask scheduler"),
+    (False, "it accepted the connection but did not answer as a Dask scheduler in 2 s"),
+])
+def test_a_server_that_is_not_a_scheduler_fails_quickly_in_one_line(
+        diabetes, not_a_scheduler, answer, cause):
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    address = not_a_scheduler(answer)
+    start = time.monotonic()
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), \
+            pytest.raises(ConnectionError) as info:
+        run_comparison([diabetes], ["ce"], scheduler=address, **FAST)
+    assert time.monotonic() - start < 10
+    assert str(info.value).startswith(f"cannot use the Dask scheduler at {address}: {cause}")
+    assert "\n" not in str(info.value)
+
+
+def test_tls_scheduler_with_the_dask_configuration(diabetes, baseline, tmp_path):
+    dask = pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"no openssl to make a test certificate: {exc}")
+    roles = {f"tls_{role}_{kind}": str(path) for role in ("scheduler", "worker", "client")
+             for kind, path in (("cert", cert), ("key", key))}
+    security = distributed.Security(tls_ca_file=str(cert), require_encryption=True, **roles)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, protocol="tls",
+        host="127.0.0.1", dashboard_address=None, security=security,
+    ) as cluster:
+        address = cluster.scheduler_address
+        with pytest.raises(ConnectionError, match="tls:// needs Dask's TLS configuration"):
+            run_comparison([diabetes], ["ce"], scheduler=address, **FAST)
+        config = {"distributed.comm.tls.ca-file": str(cert),
+                  "distributed.comm.tls.client.cert": str(cert),
+                  "distributed.comm.tls.client.key": str(key)}
+        with dask.config.set(config):
+            remote = run_comparison([diabetes], SUBSET[:1], seed=0, scheduler=address, **FAST)
+    pd.testing.assert_frame_equal(_scores(remote), _scores(baseline[:2]))
 
 
 def test_dask_workers_with_several_threads_are_refused(diabetes):

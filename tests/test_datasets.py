@@ -129,3 +129,56 @@ def test_keel_folder_expands_to_its_files():
     assert paths == sorted(paths)
     frames = [load_csv(p) for p in paths[:2]]
     assert all(isinstance(f, pd.DataFrame) for f in frames)
+
+
+def _corrupt(path):
+    """Write a compressed CSV at ``path``, then break it the way disks and downloads do."""
+    import lzma
+
+    text = b"a,target\n" + b"".join(b"%d,%d\n" % (i, i % 2) for i in range(200))
+    name = path.name
+    if name.endswith(".gz"):
+        packed = gzip.compress(text)
+        return packed[: len(packed) // 2]  # truncated: EOFError
+    if name.endswith(".xz"):
+        packed = lzma.compress(text)
+        return packed[:12] + bytes(len(packed) - 12)  # LZMAError: corrupt input data
+    if name.endswith(".bz2"):
+        return b"BZh9" + b"garbage" * 10  # OSError: invalid data stream
+    if name.endswith(".zip"):
+        return b"PK\x03\x04 not a zip"  # BadZipFile
+    return b"a,target\n\xff\xfe,1\n"  # not UTF-8
+
+
+@pytest.mark.parametrize("name", ["t.csv.gz", "t.csv.xz", "t.csv.bz2", "t.csv.zip", "t.csv"])
+def test_a_corrupt_or_undecodable_file_is_a_value_error_naming_it(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(_corrupt(path))
+    with pytest.raises(ValueError, match=rf"{name}: cannot be read as CSV \(\w+"):
+        load_csv(path)
+
+
+def test_garbage_after_a_gzip_header_is_a_value_error(tmp_path):
+    path = tmp_path / "bad.csv.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage-garbage")  # zlib.error
+    with pytest.raises(ValueError, match=r"bad\.csv\.gz: cannot be read as CSV \(error: "):
+        load_csv(path)
+
+
+def test_a_file_that_vanishes_while_read_is_a_value_error(tmp_path, monkeypatch):
+    path = _write(tmp_path / "gone.csv", "a,target\n1,0\n2,1\n")
+
+    def vanished(*args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(pd, "read_csv", vanished)
+    with pytest.raises(ValueError, match=r"gone\.csv: cannot be read as CSV \(FileNotFound"):
+        load_csv(path)
+
+
+def test_compressed_files_are_named_without_their_suffixes(tmp_path):
+    import lzma
+
+    (tmp_path / "x.csv.xz").write_bytes(lzma.compress(b"a,target\n1,0\n2,1\n"))
+    assert list(iter_data_paths([tmp_path])) == [tmp_path / "x.csv.xz"]
+    assert load_csv(tmp_path / "x.csv.xz").attrs["name"] == "x"

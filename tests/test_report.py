@@ -13,6 +13,7 @@ from sk_imbaloss.datasets import as_dataset, load_default
 from sk_imbaloss.report import (
     HEADLINE_METRICS,
     average_ranks,
+    failures,
     friedman,
     skipped_methods,
     summarize,
@@ -90,24 +91,49 @@ def test_methods_skipped_as_not_applicable_are_not_ranked():
         "d2": {"a": 0.2, "b": 0.8, "m": np.nan},
         "d3": {"a": 0.7, "b": 0.6, "m": 0.99},
     })
-    toy["error"] = np.where((toy["dataset"] == "d2") & (toy["method"] == "m"),
-                            "skipped: m is binary only and d2 has 3 classes", None)
+    toy["status"] = np.where((toy["dataset"] == "d2") & (toy["method"] == "m"),
+                             "skipped", "ok")
     assert skipped_methods(toy) == {"m": ["d2"]}
     assert average_ranks(toy, "g_mean").to_dict() == {"a": 4 / 3, "b": 5 / 3}
     assert friedman(toy, "g_mean").reason.startswith("the Friedman test needs at least 3")
-    # A failure (an error that is not a skip) still ranks last.
-    toy["error"] = np.where(toy["error"].notna(), "RuntimeError: diverged", None)
+    # A failure still ranks last.
+    toy["status"] = toy["status"].replace("skipped", "failed")
     assert skipped_methods(toy) == {}
     assert average_ranks(toy, "g_mean")["m"] == pytest.approx((1 + 3 + 1) / 3)
 
 
-def test_figures_of_an_earlier_run_are_removed(results, tmp_path):
+def test_figures_of_an_earlier_report_are_removed_and_no_others(results, tmp_path):
     pytest.importorskip("matplotlib")
-    stale = tmp_path / "cd_mcc.png"
-    stale.write_bytes(PNG)
-    write_report(results, tmp_path)
-    assert not stale.exists()
+    mine = tmp_path / "cd_mcc.png"  # a name a report could write, but not written by one
+    mine.write_bytes(b"mine")
+    write_report(results, tmp_path, metrics=["g_mean", "roc_auc"])
+    assert (tmp_path / "cd_roc_auc.png").read_bytes().startswith(PNG)
+    write_report(results, tmp_path, metrics=["g_mean"])  # cd_roc_auc.png is stale now
+    assert not (tmp_path / "cd_roc_auc.png").exists()
     assert (tmp_path / "box_g_mean.png").read_bytes().startswith(PNG)
+    assert mine.read_bytes() == b"mine"
+
+
+def test_a_file_the_report_did_not_write_is_refused_and_kept(results, tmp_path):
+    from sk_imbaloss.journal import JournalError
+
+    (tmp_path / "elsewhere.csv").write_text("theirs")
+    (tmp_path / "results.csv").symlink_to(tmp_path / "elsewhere.csv")
+    with pytest.raises(JournalError, match="results.csv: exists and was not written"):
+        write_report(results, tmp_path)
+    assert (tmp_path / "elsewhere.csv").read_text() == "theirs"
+    assert not (tmp_path / "summary.md").exists()  # refused before writing anything
+
+
+def test_a_link_put_over_a_report_file_is_replaced_not_written_through(results, tmp_path):
+    write_report(results, tmp_path, metrics=["g_mean"])
+    (tmp_path / "theirs.md").write_text("theirs")
+    (tmp_path / "summary.md").unlink()
+    (tmp_path / "summary.md").symlink_to(tmp_path / "theirs.md")
+    write_report(results, tmp_path, metrics=["g_mean"])
+    assert not (tmp_path / "summary.md").is_symlink()
+    assert (tmp_path / "theirs.md").read_text() == "theirs"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries
 
 
 def test_friedman_matches_scipy_and_gives_posthoc(results):
@@ -164,11 +190,16 @@ def test_failed_fits_are_listed(results, tmp_path):
     failed = results.copy()
     rows = (failed["dataset"] == "wine-3") & (failed["method"] == "ce")
     failed.loc[rows, list(METRICS)] = np.nan
-    failed.loc[rows, "error"] = "ValueError: boom"
+    failed.loc[rows, ["status", "error"]] = ["failed", "ValueError: boom"]
+    failed.loc[rows & (failed["fold"] == 1), "error"] = "ValueError: other"
     write_report(failed, tmp_path)
     summary = (tmp_path / "summary.md").read_text()
     assert "## Failed or skipped fits" in summary
-    assert "| wine-3 | ce | 2 | ValueError: boom |" in summary
+    assert "| wine-3 | ce | failed | 2/2 | ValueError: boom |" in summary
+    assert failures(failed).to_dict("records") == [dict(
+        dataset="wine-3", method="ce", status="failed", folds="2/2",
+        reason="ValueError: boom")]
+    assert failures(results).empty
     assert average_ranks(failed, "g_mean")["ce"] >= 2  # last on wine-3
 
 
