@@ -140,6 +140,8 @@ METHODS = {
     "margin": partial(_loss, "margin"),
     "ce": partial(_loss, "ce"),
     "ce-balanced": partial(_loss, "ce", class_weight="balanced"),
+    "ce-effective": partial(_loss, "ce", class_weight="effective"),
+    "balanced-batches": partial(_loss, "ce", sampling="balanced"),
     "smote": partial(_resampled, SMOTE),
     "borderline-smote": partial(_resampled, BorderlineSMOTE),
     "adasyn": partial(_resampled, ADASYN),

@@ -58,6 +58,7 @@ def _scores(results):
 def test_method_names():
     assert list(METHODS) == [
         "adaptive", "adaptive-seed", "focal", "margin", "ce", "ce-balanced",
+        "ce-effective", "balanced-batches",
         "smote", "borderline-smote", "adasyn", "random-over", "random-under",
         "smote-tomek", "ce-threshold", "logreg-balanced", "balanced-rf", "hgb-balanced",
     ]
@@ -358,3 +359,11 @@ def test_missing_distributed_says_what_to_install(diabetes, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ImportError, match=r"pip install \"dask\[distributed\]\""):
         run_comparison([diabetes], ["ce"], scheduler="tcp://127.0.0.1:1", **FAST)
+
+
+def test_the_practitioners_methods_configure_the_estimator():
+    effective = METHODS["ce-effective"](7, 3)[-1]
+    balanced = METHODS["balanced-batches"](7, 3)[-1]
+    assert (effective.criterion, effective.class_weight) == ("ce", "effective")
+    assert (balanced.criterion, balanced.sampling, balanced.class_weight) == (
+        "ce", "balanced", None)
