@@ -66,7 +66,7 @@ def cases():
     if small:
         sylva_X, sylva_y = sylva_X[:1000], sylva_y[:1000]
     epochs = 1 if small else 5
-    yield "quick start 3000x20", X, y, {}
+    yield "quick start 3000x20", X, y, dict(max_epochs=1) if small else {}
     yield "sylva 13086x216", sylva_X, sylva_y, dict(max_epochs=epochs)
     yield "200000x20", big, big_y, dict(max_epochs=1)
     yield "wide module 1024, 3000x20", X, y, dict(

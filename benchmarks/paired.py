@@ -46,7 +46,10 @@ def paired(results, reference, metric):
 def load(paths):
     """The rows of every file; fails when two files disagree on a fold's seed."""
     results = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
-    results = results[results["error"].isna()] if "error" in results else results
+    if "status" in results:
+        results = results[results["status"] == "ok"]
+    elif "error" in results:  # results.csv written before the status column
+        results = results[results["error"].isna()]
     seeds = results.groupby(KEYS)["seed"].nunique()
     if (seeds > 1).any():
         raise SystemExit("the files were not run with the same splits and seeds "

@@ -3,7 +3,7 @@
 # prints are not the published ones (see docs/performance.md and docs/benchmark.md).
 set -euo pipefail
 cd "$(dirname "$0")"
-for script in bench_loss_step.py bench_fit.py bench_scaling.py bench_predict.py bench_vs_smote.py; do
+for script in bench_loss_step.py bench_fit.py bench_scaling.py bench_predict.py bench_vs_smote.py bench_threads.py; do
   echo "== $script --quick"
   python "$script" --quick
 done
@@ -11,9 +11,9 @@ echo "== bench_cuda.py --quick --device cpu (its CUDA-only parts skip)"
 python bench_cuda.py --quick --device cpu
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-for script in loss_variants.py adaptive_variants.py unseen_data.py; do
+for script in research/loss_variants.py research/adaptive_variants.py unseen_data.py; do
   echo "== $script --quick"
-  python "$script" --quick --out "$scratch/$script"
+  python "$script" --quick --out "$scratch/$(basename "$script")"
 done
 echo "== paired.py"
 python paired.py "$scratch/loss_variants.py/results.csv" \

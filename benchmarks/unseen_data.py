@@ -11,16 +11,18 @@ class thinned to 1 in 8 (a fixed random subset), and two synthetic sets from
     python benchmarks/unseen_data.py --out docs/unseen [--n-jobs 2] [--quick]
         [--variants NAME ...]
 
-``--variants`` adds variants of ``loss_variants.py`` (by name) to the methods.
+``--variants`` adds variants of ``research/loss_variants.py`` (by name) to the methods.
 """
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine, make_classification
 
-from loss_variants import VARIANTS
+sys.path.insert(0, str(Path(__file__).resolve().parent / "research"))
+from loss_variants import VARIANTS  # noqa: E402
 from sk_imbaloss.compare import DEFAULT_METHODS, resolve_methods, run_comparison
 from sk_imbaloss.datasets import as_dataset, load_default
 from sk_imbaloss.report import average_ranks, write_report

@@ -8,7 +8,7 @@ decay), so that the rows go beside that comparison's (same seeds, so the same fo
 Variants are fixed before they run; nothing is tuned on test folds. From the
 repository root:
 
-    python benchmarks/adaptive_variants.py --out docs/variants-adaptive [--n-jobs 2]
+    python benchmarks/research/adaptive_variants.py --out docs/variants-adaptive [--n-jobs 2]
         [--only NAME ...] [--quick]
 """
 
@@ -23,7 +23,7 @@ from imblearn.over_sampling import SMOTE
 from imblearn.pipeline import Pipeline as ImbPipeline
 from torch import nn
 
-from _common import run_variants
+from _variants import run_variants
 from sk_imbaloss import ImbalancedNeuralClassifier
 
 

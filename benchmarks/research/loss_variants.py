@@ -19,7 +19,7 @@ Each variant is a method factory run through :func:`sk_imbaloss.compare.run_comp
 rows can be set beside the published comparison's. Nothing is tuned on test folds:
 every variant is fixed before it is run. Run from the repository root:
 
-    python benchmarks/loss_variants.py --out docs/variants [--n-jobs 2] [--only NAME ...]
+    python benchmarks/research/loss_variants.py --out docs/variants [--n-jobs 2] [--only NAME ...]
         [--seed 0] [--repeats 2] [--quick]
 """
 
@@ -32,7 +32,7 @@ from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from _common import run_variants
+from _variants import run_variants
 from sk_imbaloss import ImbalancedNeuralClassifier
 from sk_imbaloss.compare import _loss
 from sk_imbaloss.losses import AdaptiveCrossEntropy, FocalLoss, MarginCrossEntropy, _reduce
