@@ -8,7 +8,7 @@ says whether a gap in the summary tables is larger than the noise of the run. Se
 files may be given when they come from the same protocol (the seeds are checked).
 
     python benchmarks/paired.py docs/benchmark-keel/results.csv docs/variants/results.csv \\
-        --reference adaptive [--metric average_precision g_mean]
+        --reference adaptive [--metric average_precision g_mean] [--table]
 """
 
 import argparse
@@ -43,13 +43,18 @@ def paired(results, reference, metric):
     return pd.DataFrame(rows).sort_values("diff", ascending=False)
 
 
+def scored(results):
+    """The rows of one file whose fold was scored."""
+    if "status" in results:
+        return results[results["status"] == "ok"]
+    if "error" in results:  # results.csv written before the status column
+        return results[results["error"].isna()]
+    return results
+
+
 def load(paths):
     """The rows of every file; fails when two files disagree on a fold's seed."""
-    results = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
-    if "status" in results:
-        results = results[results["status"] == "ok"]
-    elif "error" in results:  # results.csv written before the status column
-        results = results[results["error"].isna()]
+    results = pd.concat([scored(pd.read_csv(p)) for p in paths], ignore_index=True)
     seeds = results.groupby(KEYS)["seed"].nunique()
     if (seeds > 1).any():
         raise SystemExit("the files were not run with the same splits and seeds "
@@ -58,13 +63,30 @@ def load(paths):
     return results.drop_duplicates(subset=KEYS + ["method"])
 
 
+def table(results, ranked):
+    """Means over the data sets of every metric, and the average ranks of ``ranked``."""
+    from sk_imbaloss.report import average_ranks
+
+    metrics = ["g_mean", "average_precision", "balanced_accuracy", "roc_auc", "minority_f1"]
+    means = results.groupby(["dataset", "method"])[metrics].mean().groupby("method").mean()
+    for metric in ranked:
+        means[f"rank {metric}"] = average_ranks(results, metric)
+    return means.sort_values(metrics[0], ascending=False)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="+", type=Path)
     parser.add_argument("--reference", default="adaptive")
     parser.add_argument("--metric", nargs="+", default=["average_precision", "g_mean"])
+    parser.add_argument("--table", action="store_true",
+                        help="print the mean of each metric over the data sets and the "
+                             "average ranks of --metric over every method of the files")
     args = parser.parse_args()
     results = load(args.results)
+    if args.table:
+        print(table(results, args.metric).round(3).to_string())
+        return
     with pd.option_context("display.width", 200, "display.max_colwidth", 70):
         for metric in args.metric:
             print(f"\n{metric}: paired against {args.reference} "
