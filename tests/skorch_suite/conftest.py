@@ -22,6 +22,8 @@ import sys
 import types
 
 import pytest
+from sklearn import __version__ as _sklearn
+from sklearn.utils.fixes import parse_version
 
 CONTROL = os.environ.get("SKORCH_SUITE_CONTROL", "") not in ("", "0")
 
@@ -149,6 +151,17 @@ EXPECTED_FAILURES = {
         _G + "predict_proba applies predict_nonlinearity once to all rows' logits (not per "
         "batch) and calls .detach() on its result",
 }
+
+
+if parse_version(_sklearn) < parse_version("1.9"):
+    # Measured with 1.7.0 (the lowest accepted) failing and 1.9.1 passing; 1.8 untested.
+    EXPECTED_FAILURES.update({
+        f"TestMetadataRouting::{test}": (
+            "(F) scikit-learn before 1.9 builds fit's metadata request from its "
+            "signature, fit(X, y, sample_weight=None, **fit_params): set_fit_request "
+            "accepts sample_weight only, not skorch's free **fit_params such as Z")
+        for test in ("test_set_fit_request_returns_self",
+                     "test_clone_preserves_metadata_request")})
 
 
 def _cuda_available():
