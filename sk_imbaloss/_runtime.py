@@ -6,12 +6,14 @@ stream: run them in processes). Two settings cost small tabular networks dearly:
 
 - intra-op threads: a 64-64 network on 128-row batches gains nothing from them and
   loses much when the cores are busy (another fit, pip, a browser), so such calls run
-  on one thread (``docs/performance.md``, ``benchmarks/bench_threads.py``);
+  on one thread, and larger work on no more threads than the cores other processes
+  leave free (``docs/performance.md``, ``benchmarks/bench_threads.py``);
 - subnormal floats: after a long fit some weights are subnormal, and every product
   with one takes a slow path on the CPU; flushing them to zero for the call keeps
   prediction fast (``benchmarks/bench_predict.py``).
 """
 
+import os
 from contextlib import contextmanager
 
 import torch
@@ -23,10 +25,23 @@ __all__ = ["THREADED_WORK", "auto_threads", "seeded_torch", "torch_settings"]
 THREADED_WORK = 2**25
 
 
+def _free_cores():
+    """Cores that other runnable processes leave free now (Linux's /proc/loadavg
+    counts them, this one included), or every core where that cannot be read."""
+    cores = os.cpu_count() or 1
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return cores
+    return max(1, cores - (running - 1))
+
+
 def auto_threads(module, rows):
-    """One thread for small work per batch, else torch's current thread count."""
+    """One thread for small work per batch; else torch's thread count, capped by the
+    cores other processes leave free (threads that wait on busy cores stall the rest)."""
     work = rows * sum(p.numel() for p in module.parameters())
-    return 1 if work < THREADED_WORK else torch.get_num_threads()
+    return 1 if work < THREADED_WORK else min(torch.get_num_threads(), _free_cores())
 
 
 def _flushing_denormals():

@@ -911,3 +911,23 @@ def test_initialize_without_data_given_a_module_and_no_classes(binary_data):
                                    module__n_classes=2).initialize()
 
 
+
+
+def test_num_threads_is_set_for_the_call_and_restored(binary_data):
+    from sk_imbaloss import _runtime
+
+    X, y = binary_data
+    seen = []
+
+    class Recording(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            seen.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    clf = ImbalancedNeuralClassifier(max_epochs=1, callbacks=[("r", Recording())],
+                                     num_threads=2).fit(X, y)
+    clf.set_params(num_threads="auto").fit(X, y)  # the default MLP: small work, 1 thread
+    assert seen == [2, 1] and torch.get_num_threads() == before
+    wide = nn.Linear(8, 2)
+    assert _runtime.auto_threads(wide, 128) == 1
+    assert 1 <= _runtime.auto_threads(nn.Linear(4096, 4096), 4096) <= torch.get_num_threads()
