@@ -57,7 +57,7 @@ class _DeferredNet(ImbalancedNeuralClassifier):
     start = end = 0.5
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
-        self._total_epochs = epochs or self._epochs(len(X))
+        self._total_epochs = epochs or self.max_epochs_
         return super().fit_loop(X, y, epochs=epochs, **fit_params)
 
     def on_epoch_begin(self, net, **kwargs):
@@ -303,7 +303,7 @@ class _WeightAveraging(Callback):
         self.kind, self.decay, self.start = kind, decay, start
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self.epochs_ = net._epochs(len(X))
+        self.epochs_ = net.max_epochs_
         multi_avg_fn = get_ema_multi_avg_fn(self.decay) if self.kind == "ema" else None
         self.average_ = AveragedModel(net.module_, multi_avg_fn=multi_avg_fn,
                                       use_buffers=True)
