@@ -6,26 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-from .compare import (
-    DEFAULT_METHODS,
-    METHODS,
-    Interrupted,
-    _run,
-    _stop_on_signals,
-    check_dataset,
-    resolve_methods,
-)
-from .datasets import as_dataset, iter_data_paths, load_csv, load_default
-from .journal import Journal, JournalError, SettingsMismatch
-from .report import (
-    HEADLINE_METRICS,
-    average_ranks,
-    failures,
-    report_files,
-    skipped_methods,
-    summarize,
-    write_report,
-)
+# Only torch-free, pandas-free modules here: ``--help`` and usage errors answer at
+# once. The runner, the report and the loaders are imported where a command runs.
+from ._results import DEFAULT_METHODS, METHOD_NAMES
 
 __all__ = ["build_parser", "main"]
 
@@ -105,9 +88,9 @@ def build_parser():
                          help="the class column of the CSV files (default: target)")
     compare.add_argument(
         "--methods", nargs="+", metavar="M", default=list(DEFAULT_METHODS),
-        choices=[*METHODS, "all"],
+        choices=[*METHOD_NAMES, "all"],
         help=f"methods to compare, or 'all' (default: {' '.join(DEFAULT_METHODS)}); "
-             f"choose from {', '.join(METHODS)}",
+             f"choose from {', '.join(METHOD_NAMES)}",
     )
     compare.add_argument("--folds", type=_int_at_least(2), default=5, metavar="K",
                          help="stratified folds per repeat (default: 5)")
@@ -156,6 +139,9 @@ def _warning(message):
 
 def _load_datasets(paths, target, folds):
     """Load and check every data set; report the bad ones on stderr and skip them."""
+    from .compare import check_dataset
+    from .datasets import as_dataset, iter_data_paths, load_csv, load_default
+
     if not paths:
         datasets = [as_dataset(load_default())]
     else:
@@ -194,6 +180,8 @@ def _load_datasets(paths, target, folds):
 
 
 def _print_failures(results):
+    from .report import failures
+
     for row in failures(results).itertuples():
         _warning(f"{row.method} on {row.dataset}: {row.folds} folds {row.status}: "
                  f"{row.reason}")
@@ -201,6 +189,8 @@ def _print_failures(results):
 
 def _print_tables(results, datasets):
     """Mean test scores per method for each data set, then the average ranks."""
+    from .report import HEADLINE_METRICS, average_ranks, skipped_methods, summarize
+
     metrics = [*HEADLINE_METRICS, "minority_f1", "mcc", "fit_seconds"]
     means = summarize(results, metrics).xs("mean", axis=1, level=1)
     means = means.rename(columns=_SHORT_NAMES)
@@ -257,6 +247,8 @@ def _scheduler_address(args):
 
 
 def _compare(args):
+    from .compare import Interrupted, _stop_on_signals
+
     if args.target is not None and not args.data:
         _error(f"--target {args.target}: names the class column of DATA files, and no "
                "DATA was given (the built-in data set has its own).")
@@ -270,6 +262,9 @@ def _compare(args):
 
 
 def _load_and_run(args):
+    from .compare import Interrupted
+    from .journal import Journal, JournalError
+
     try:
         scheduler = _scheduler_address(args)
     except ValueError as exc:
@@ -298,6 +293,10 @@ def _load_and_run(args):
 
 
 def _run_and_report(args, datasets, scheduler, journal):
+    from .compare import _run, resolve_methods
+    from .journal import JournalError, SettingsMismatch
+    from .report import report_files, write_report
+
     try:
         journal.check_owned(report_files())  # before the run, not after it
         # The data sets were checked as they were loaded; _run does not check them again.

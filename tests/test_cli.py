@@ -123,6 +123,34 @@ def test_python_dash_m():
     assert "--scheduler-file FILE" in text and "--fresh" in text
 
 
+def test_the_command_line_starts_without_torch_pandas_or_sklearn():
+    # --help and usage errors answer at once: the heavy imports wait for a command.
+    code = ("import sys, sk_imbaloss, sk_imbaloss.cli; "
+            "sk_imbaloss.cli.build_parser(); "
+            "print(sorted(m for m in ('torch', 'pandas', 'sklearn', 'skorch') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env=_ENV)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_package_imports_its_estimator_on_first_use():
+    code = ("import sys, sk_imbaloss; before = 'torch' in sys.modules; "
+            "from sk_imbaloss import ImbalancedNeuralClassifier, FocalLoss; "
+            "import sk_imbaloss.classifier as c; "
+            "assert ImbalancedNeuralClassifier is c.ImbalancedNeuralClassifier; "
+            "assert set(sk_imbaloss.__all__) <= set(dir(sk_imbaloss)); "
+            "assert all(getattr(sk_imbaloss, n) is not None for n in sk_imbaloss.__all__); "
+            "print(before, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env=_ENV)
+    assert done.stdout.split() == ["False", "True"]
+    import sk_imbaloss
+
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        sk_imbaloss.nope  # noqa: B018
+
+
 # The subprocesses import this checkout, whatever is installed.
 _ENV = {**os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
