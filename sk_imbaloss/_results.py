@@ -1,6 +1,42 @@
-"""The columns of a comparison's results, in a module of its own so that the report,
-the journal and the command line can name them without importing the runner (torch).
+"""The names of a comparison's methods and the columns of its results, in a module of
+their own so that the report, the journal and the command line can name them without
+importing the runner (torch).
 """
+
+#: The methods of :data:`sk_imbaloss.compare.METHODS`, in its order.
+METHOD_NAMES = (
+    "adaptive",
+    "adaptive-seed",
+    "focal",
+    "margin",
+    "ce",
+    "ce-balanced",
+    "ce-effective",
+    "balanced-batches",
+    "smote",
+    "borderline-smote",
+    "adasyn",
+    "random-over",
+    "random-under",
+    "smote-tomek",
+    "ce-threshold",
+    "logreg-balanced",
+    "balanced-rf",
+    "hgb-balanced",
+)
+
+#: What ``sk-imbaloss compare`` runs when no ``--methods`` are given.
+DEFAULT_METHODS = (
+    "adaptive",
+    "focal",
+    "margin",
+    "ce",
+    "ce-balanced",
+    "smote",
+    "ce-threshold",
+    "logreg-balanced",
+    "balanced-rf",
+)
 
 #: The test-fold scores, in the order of the results' columns; all higher-is-better.
 METRICS = (

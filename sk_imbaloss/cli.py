@@ -6,28 +6,16 @@ import os
 import sys
 from pathlib import Path
 
-from .compare import (
-    DEFAULT_METHODS,
-    METHODS,
-    Interrupted,
-    _run,
-    _stop_on_signals,
-    check_dataset,
-    resolve_methods,
-)
-from .datasets import as_dataset, iter_data_paths, load_csv, load_default
-from .journal import Journal, JournalError, SettingsMismatch
-from .report import (
-    HEADLINE_METRICS,
-    average_ranks,
-    failures,
-    report_files,
-    skipped_methods,
-    summarize,
-    write_report,
-)
+# Only torch-free, pandas-free modules here: ``--help`` and usage errors answer at
+# once. The runner, the report and the loaders are imported where a command runs.
+from ._results import DEFAULT_METHODS, METHOD_NAMES
 
 __all__ = ["build_parser", "main"]
+
+# The built-in demo's cross-validation: seven data sets and the default methods within
+# about two minutes on two cores (3-fold, one repeat); DATA gets 5 folds x 2 repeats.
+_FOLDS, _REPEATS = 5, 2
+_DEMO_FOLDS, _DEMO_REPEATS = 3, 1
 
 # Short column headers for the terminal table.
 _SHORT_NAMES = {
@@ -98,21 +86,24 @@ def build_parser():
     compare.add_argument(
         "data", nargs="*", metavar="DATA",
         help="CSV files (.csv, or .csv.gz, .csv.bz2, .csv.xz, .csv.zip), or folders of "
-             "them; numeric features and a class column. Default: the diabetes-top10 "
-             "data set shipped with scikit-learn.",
+             "them; numeric features and a class column. Default: the built-in demo, "
+             "seven imbalanced data sets built from scikit-learn's bundled data "
+             "(sk_imbaloss.datasets.load_demo).",
     )
     compare.add_argument("--target", metavar="COL",
                          help="the class column of the CSV files (default: target)")
     compare.add_argument(
         "--methods", nargs="+", metavar="M", default=list(DEFAULT_METHODS),
-        choices=[*METHODS, "all"],
+        choices=[*METHOD_NAMES, "all"],
         help=f"methods to compare, or 'all' (default: {' '.join(DEFAULT_METHODS)}); "
-             f"choose from {', '.join(METHODS)}",
+             f"choose from {', '.join(METHOD_NAMES)}",
     )
-    compare.add_argument("--folds", type=_int_at_least(2), default=5, metavar="K",
-                         help="stratified folds per repeat (default: 5)")
-    compare.add_argument("--repeats", type=_int_at_least(1), default=2, metavar="R",
-                         help="repeats of the cross-validation (default: 2)")
+    compare.add_argument("--folds", type=_int_at_least(2), metavar="K",
+                         help=f"stratified folds per repeat (default: {_FOLDS}; "
+                              f"{_DEMO_FOLDS} for the built-in demo)")
+    compare.add_argument("--repeats", type=_int_at_least(1), metavar="R",
+                         help=f"repeats of the cross-validation (default: {_REPEATS}; "
+                              f"{_DEMO_REPEATS} for the built-in demo)")
     compare.add_argument("--max-epochs", type=_epochs, default="auto", metavar="N",
                          help="training epochs of every neural net, or 'auto': 40, or "
                               "enough for 500 gradient steps on small data (default: auto)")
@@ -156,8 +147,11 @@ def _warning(message):
 
 def _load_datasets(paths, target, folds):
     """Load and check every data set; report the bad ones on stderr and skip them."""
+    from .compare import check_dataset
+    from .datasets import as_dataset, iter_data_paths, load_csv, load_demo
+
     if not paths:
-        datasets = [as_dataset(load_default())]
+        datasets = load_demo()
     else:
         datasets, seen = [], set()
         for given in paths:
@@ -193,7 +187,20 @@ def _load_datasets(paths, target, folds):
     return usable
 
 
+def _print_demo(datasets, args):
+    """Say what the built-in demo runs, before it runs."""
+    from .compare import resolve_methods
+
+    methods = resolve_methods(args.methods)
+    repeats = f"{args.repeats} repeat" + ("s" if args.repeats > 1 else "")
+    print(f"built-in demo: {len(datasets)} data sets ({', '.join(n for n, _, _ in datasets)}), "
+          f"{args.folds}-fold CV x {repeats}, methods {' '.join(methods)}. "
+          "Give DATA (CSV files) to compare on your own data.", flush=True)
+
+
 def _print_failures(results):
+    from .report import failures
+
     for row in failures(results).itertuples():
         _warning(f"{row.method} on {row.dataset}: {row.folds} folds {row.status}: "
                  f"{row.reason}")
@@ -201,6 +208,8 @@ def _print_failures(results):
 
 def _print_tables(results, datasets):
     """Mean test scores per method for each data set, then the average ranks."""
+    from .report import HEADLINE_METRICS, average_ranks, skipped_methods, summarize
+
     metrics = [*HEADLINE_METRICS, "minority_f1", "mcc", "fit_seconds"]
     means = summarize(results, metrics).xs("mean", axis=1, level=1)
     means = means.rename(columns=_SHORT_NAMES)
@@ -257,10 +266,17 @@ def _scheduler_address(args):
 
 
 def _compare(args):
+    from .compare import Interrupted, _stop_on_signals
+
     if args.target is not None and not args.data:
         _error(f"--target {args.target}: names the class column of DATA files, and no "
-               "DATA was given (the built-in data set has its own).")
+               "DATA was given (the built-in demo's data sets have their own).")
         return 2
+    demo = not args.data
+    if args.folds is None:
+        args.folds = _DEMO_FOLDS if demo else _FOLDS
+    if args.repeats is None:
+        args.repeats = _DEMO_REPEATS if demo else _REPEATS
     try:
         with _stop_on_signals():
             return _load_and_run(args)
@@ -270,6 +286,9 @@ def _compare(args):
 
 
 def _load_and_run(args):
+    from .compare import Interrupted
+    from .journal import Journal, JournalError
+
     try:
         scheduler = _scheduler_address(args)
     except ValueError as exc:
@@ -279,6 +298,8 @@ def _load_and_run(args):
     if not datasets:
         _error("no data set could be used; nothing to run.")
         return 1
+    if not args.data:
+        _print_demo(datasets, args)
     problem = _check_out(args.out)  # before the run, not after it
     if problem:
         _error(problem)
@@ -298,6 +319,10 @@ def _load_and_run(args):
 
 
 def _run_and_report(args, datasets, scheduler, journal):
+    from .compare import _run, resolve_methods
+    from .journal import JournalError, SettingsMismatch
+    from .report import report_files, write_report
+
     try:
         journal.check_owned(report_files())  # before the run, not after it
         # The data sets were checked as they were loaded; _run does not check them again.

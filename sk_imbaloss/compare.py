@@ -46,7 +46,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from . import __version__
-from ._results import COLUMNS, METRICS
+from ._results import COLUMNS, DEFAULT_METHODS, METRICS
 from .classifier import ImbalancedNeuralClassifier
 
 __all__ = [
@@ -153,19 +153,6 @@ METHODS = {
     "balanced-rf": _balanced_rf,
     "hgb-balanced": _hgb,
 }
-
-#: What ``sk-imbaloss compare`` runs when no ``--methods`` are given.
-DEFAULT_METHODS = (
-    "adaptive",
-    "focal",
-    "margin",
-    "ce",
-    "ce-balanced",
-    "smote",
-    "ce-threshold",
-    "logreg-balanced",
-    "balanced-rf",
-)
 
 #: Methods that need exactly two classes; skipped, with the reason, on other data.
 BINARY_ONLY = frozenset({"margin", "ce-threshold"})

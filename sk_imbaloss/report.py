@@ -11,6 +11,7 @@ and the markdown summary are still written.
 """
 
 import math
+import re
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -246,12 +247,30 @@ def _fmt(value, digits=3):
     return "–" if pd.isna(value) else f"{value:.{digits}f}"
 
 
+# Characters that markdown would read as syntax in a table cell: a "|" in a data set's
+# name would end its cell, a "*" or "_" start emphasis.
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]<>|])")
+
+
+def _cell(value):
+    """A table cell showing ``value`` as it is."""
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", " ".join(str(value).splitlines()))
+
+
+def _code(name):
+    """A name as inline code, whatever backticks it holds."""
+    name = " ".join(str(name).splitlines())
+    fence = "`" * (max(map(len, re.findall("`+", name)), default=0) + 1)
+    pad = " " if name.startswith("`") or name.endswith("`") else ""
+    return f"{fence}{pad}{name}{pad}{fence}"
+
+
 def _markdown_table(frame):
-    """A pipe table of a frame of strings, the index as the first column."""
-    header = [str(frame.index.name or ""), *map(str, frame.columns)]
+    """A pipe table of a frame, the index as the first column; every cell escaped."""
+    header = [_cell(frame.index.name or ""), *map(_cell, frame.columns)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, row in frame.iterrows():
-        lines.append("| " + " | ".join([str(label), *map(str, row)]) + " |")
+        lines.append("| " + " | ".join([_cell(label), *map(_cell, row)]) + " |")
     return "\n".join(lines)
 
 
@@ -274,7 +293,7 @@ def _skipped_note(results):
     skipped = skipped_methods(results)
     if not skipped:
         return None
-    listed = "; ".join(f"`{m}` (not run on {', '.join(f'`{d}`' for d in sets)})"
+    listed = "; ".join(f"{_code(m)} (not run on {', '.join(map(_code, sets))})"
                        for m, sets in skipped.items())
     return ("Left out of the ranks and the tests, which need every method on every "
             f"data set: {listed}.")
@@ -283,8 +302,8 @@ def _skipped_note(results):
 def _overview(results):
     n_splits = results.groupby(["dataset", "method"])[["repeat", "fold"]].nunique()
     folds, repeats = int(n_splits["fold"].max()), int(n_splits["repeat"].max())
-    datasets = ", ".join(f"`{d}`" for d in results["dataset"].unique())
-    methods = ", ".join(f"`{m}`" for m in results["method"].unique())
+    datasets = ", ".join(map(_code, results["dataset"].unique()))
+    methods = ", ".join(map(_code, results["method"].unique()))
     return (
         f"Data sets: {datasets}.\n\nMethods: {methods}.\n\n"
         f"Repeated stratified {folds}-fold cross-validation, {repeats} repeat(s). "
@@ -294,20 +313,46 @@ def _overview(results):
     )
 
 
+def _join(words):
+    """``a``, ``a and b``, ``a, b and c``."""
+    words = list(words)
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+
+
+def _by_reason(tests, not_run):
+    """Metrics grouped by the reason their test (``not_run``) or post-hoc was not run."""
+    groups = {}
+    for metric, test in tests.items():
+        if np.isnan(test.statistic) == not_run and test.posthoc is None and test.reason:
+            groups.setdefault(test.reason, []).append(metric)
+    return groups
+
+
+def _for_metrics(group, among):
+    """`` for G-mean and ROC-AUC``, or nothing when the group is every one of ``among``."""
+    if len(group) == len(among):
+        return ""
+    return " for " + _join(METRIC_NAMES[m] for m in group)
+
+
 def _tests_section(tests, figures, alpha):
     lines = []
-    for metric, test in tests.items():
+    # A reason shared by several metrics (too few data sets, no scikit-posthocs) is
+    # said once.
+    run = [m for m, test in tests.items() if not np.isnan(test.statistic)]
+    for reason, group in _by_reason(tests, not_run=True).items():
+        lines.append(f"Not run{_for_metrics(group, tests)}: {reason}.\n")
+    for reason, group in _by_reason(tests, not_run=False).items():
+        lines.append(f"No post-hoc test{_for_metrics(group, run)}: {reason}.\n")
+    for metric in run:
+        test = tests[metric]
         lines.append(f"### {METRIC_NAMES[metric]}\n")
-        if np.isnan(test.statistic):
-            lines.append(f"Not run: {test.reason}.\n")
-            continue
         verdict = "differ" if test.pvalue < alpha else "do not differ"
         lines.append(
             f"Friedman χ² = {test.statistic:.3f}, p = {test.pvalue:.3g}: at α = {alpha} "
             f"the methods {verdict} significantly.\n"
         )
         if test.posthoc is None:
-            lines.append(f"No post-hoc test: {test.reason}.\n")
             continue
         table = test.posthoc.map(lambda p: f"{p:.3g}")
         table.index.name = ""
@@ -326,7 +371,6 @@ def _summary_markdown(results, metrics, tests, figures, alpha, figure_note):
 
     table = failures(results).set_index("dataset")
     if len(table):
-        table["reason"] = table["reason"].str.replace("|", "\\|").str.replace("\n", " ")
         parts.append("## Failed or skipped fits\n\nTheir folds are left out of the "
                      "means; a method whose every fold failed on a data set ranks last "
                      "there, and one skipped as not applicable is left out of the ranks "
@@ -371,27 +415,32 @@ def _import_figure():
 
 
 def _boxplot(results, metric, path):
-    """One panel per data set: the fold scores of each method."""
+    """One panel per data set: the fold scores of each method, best mean on top and the
+    mean marked; writes it to ``path`` and returns the figure."""
     Figure = _import_figure()
     datasets = results["dataset"].unique()
-    methods = results["method"].unique()
+    n_methods = results["method"].nunique()
     ncols = min(3, len(datasets))
     nrows = math.ceil(len(datasets) / ncols)
-    fig = Figure(figsize=(4.5 * ncols, 0.3 * len(methods) * nrows + 1.5 * nrows),
+    fig = Figure(figsize=(4.5 * ncols, 0.3 * n_methods * nrows + 1.5 * nrows),
                  layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, dataset in zip(axes, datasets):
-        scores = results[results["dataset"] == dataset]
-        values = [scores.loc[scores["method"] == m, metric].dropna().to_numpy()
-                  for m in methods]
-        ax.boxplot(values, **_horizontal())
-        ax.set_yticks(range(1, len(methods) + 1), methods)
-        ax.invert_yaxis()  # first method on top, as in the tables
+        scores = results[results["dataset"] == dataset].groupby("method", sort=False)[metric]
+        # Best mean first; methods without a score (failed, skipped) last.
+        means = scores.mean().sort_values(ascending=False, kind="stable", na_position="last")
+        values = [scores.get_group(m).dropna().to_numpy() for m in means.index]
+        ax.boxplot(values, showmeans=True, **_horizontal(),
+                   meanprops=dict(marker="D", markerfacecolor="black",
+                                  markeredgecolor="black", markersize=4))
+        ax.set_yticks(range(1, len(means) + 1), means.index)
+        ax.invert_yaxis()  # best on top
         ax.set_title(dataset)
-        ax.set_xlabel(METRIC_NAMES[metric])
+        ax.set_xlabel(f"{METRIC_NAMES[metric]} over the test folds (◆ mean, | median)")
     for ax in axes[len(datasets):]:
         ax.set_visible(False)
     fig.savefig(path, dpi=120)
+    return fig
 
 
 def _horizontal():
@@ -436,9 +485,10 @@ def _write_figures(results, journal, metrics, tests, alpha):
         if tests[metric].posthoc is not None:
             figures["cd"][metric] = journal.replace(
                 f"cd_{metric}.png", partial(_cd_diagram, results, tests[metric], alpha=alpha))
-    notes = {t.reason for t in tests.values() if t.posthoc is None and t.reason}
-    note = ("No critical-difference diagrams: " + "; ".join(sorted(notes)) + "."
-            if notes else None)
+    missing = [m for m in metrics if tests[m].posthoc is None]
+    note = (f"No critical-difference diagrams{_for_metrics(missing, metrics)}: they show "
+            "the post-hoc test, which this report lacks (see Statistical tests)."
+            if missing else None)
     return figures, note
 
 

@@ -89,11 +89,36 @@ def test_nothing_usable_exits_non_zero(keel, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_default_data_without_arguments(tmp_path, capsys):
-    status = main(["compare", "--methods", "logreg-balanced", "ce",
-                   "--out", str(tmp_path), *FAST])
+def test_without_data_the_demo_runs_and_says_what_it_runs(tmp_path, capsys):
+    from sk_imbaloss.datasets import DEMO_NAMES
+
+    status = main(["compare", "--methods", "logreg-balanced", "--out", str(tmp_path),
+                   "--no-progress"])
+    stdout = capsys.readouterr().out
     assert status == 0
-    assert "diabetes-top10: 442 rows, 10 features, 44 minority" in capsys.readouterr().out
+    assert stdout.startswith(
+        f"built-in demo: 7 data sets ({', '.join(DEMO_NAMES)}), 3-fold CV x 1 repeat, "
+        "methods logreg-balanced.")
+    assert "diabetes-top10: 442 rows, 10 features, 44 minority" in stdout
+    assert "wine-3-vs-rest: 178 rows, 13 features, 48 minority" in stdout
+    assert "Average rank over 7 data sets" in stdout
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert results["dataset"].unique().tolist() == list(DEMO_NAMES)
+    assert sorted(results["fold"].unique()) == [0, 1, 2] and set(results["repeat"]) == {0}
+
+
+def test_the_demo_takes_the_folds_given_and_data_gets_five_by_two(tmp_path, capsys):
+    assert main(["compare", "--methods", "logreg-balanced", "--folds", "2", "--repeats",
+                 "2", "--out", str(tmp_path / "demo"), "--no-progress"]) == 0
+    assert "2-fold CV x 2 repeats" in capsys.readouterr().out
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=40), "target": [0] * 30 + [1] * 10})
+    frame.to_csv(tmp_path / "mine.csv", index=False)
+    assert main(["compare", str(tmp_path / "mine.csv"), "--methods", "logreg-balanced",
+                 "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    assert "built-in demo" not in capsys.readouterr().out
+    results = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert results["fold"].nunique() == 5 and results["repeat"].nunique() == 2
 
 
 def test_unknown_method_lists_the_valid_ones(capsys):
@@ -121,6 +146,34 @@ def test_python_dash_m():
     assert "The cluster runs what it is sent (pickled code and data, both ways): use only " \
            "one you trust." in text
     assert "--scheduler-file FILE" in text and "--fresh" in text
+
+
+def test_the_command_line_starts_without_torch_pandas_or_sklearn():
+    # --help and usage errors answer at once: the heavy imports wait for a command.
+    code = ("import sys, sk_imbaloss, sk_imbaloss.cli; "
+            "sk_imbaloss.cli.build_parser(); "
+            "print(sorted(m for m in ('torch', 'pandas', 'sklearn', 'skorch') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env=_ENV)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_package_imports_its_estimator_on_first_use():
+    code = ("import sys, sk_imbaloss; before = 'torch' in sys.modules; "
+            "from sk_imbaloss import ImbalancedNeuralClassifier, FocalLoss; "
+            "import sk_imbaloss.classifier as c; "
+            "assert ImbalancedNeuralClassifier is c.ImbalancedNeuralClassifier; "
+            "assert set(sk_imbaloss.__all__) <= set(dir(sk_imbaloss)); "
+            "assert all(getattr(sk_imbaloss, n) is not None for n in sk_imbaloss.__all__); "
+            "print(before, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env=_ENV)
+    assert done.stdout.split() == ["False", "True"]
+    import sk_imbaloss
+
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        sk_imbaloss.nope  # noqa: B018
 
 
 # The subprocesses import this checkout, whatever is installed.
@@ -237,7 +290,7 @@ def test_a_run_with_other_settings_is_refused_until_fresh(tmp_path, capsys):
     assert main([*args, "--seed", "3", "--max-epochs", "4"]) == 1
     err = capsys.readouterr().err
     assert (f"--out {tmp_path}: its journal was made with other settings (max_epochs: 3 "
-            "there, 4 now; seed: 0 there, 3 now). Add --fresh to drop its 2 finished fits "
+            "there, 4 now; seed: 0 there, 3 now). Add --fresh to drop its 14 finished fits "
             "and start afresh, or use another --out.") in err
     assert main([*args, "--seed", "3", "--max-epochs", "4", "--fresh"]) == 0
     assert (pd.read_csv(tmp_path / "results.csv")["seed"] != 0).all()
@@ -266,7 +319,7 @@ def test_a_failure_while_writing_the_report_keeps_every_fit(tmp_path, capsys, mo
 
     monkeypatch.setattr(compare, "_run_job", no_fit)
     assert main(args) == 0
-    assert len(pd.read_csv(tmp_path / "results.csv")) == 4
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 7 * 2 * 2  # sets, methods, folds
 
 
 def test_tls_without_its_configuration_is_one_line(tmp_path, capsys):

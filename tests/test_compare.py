@@ -22,6 +22,7 @@ from sklearn.svm import LinearSVC
 from skorch.callbacks import Callback
 
 from sk_imbaloss import ImbalancedNeuralClassifier
+from sk_imbaloss._results import METHOD_NAMES
 from sk_imbaloss.compare import (
     DEFAULT_METHODS,
     METHODS,
@@ -63,6 +64,8 @@ def test_method_names():
         "smote-tomek", "ce-threshold", "logreg-balanced", "balanced-rf", "hgb-balanced",
     ]
     assert set(DEFAULT_METHODS) <= set(METHODS)
+    # The command line offers the names without importing the runner (torch).
+    assert tuple(METHODS) == METHOD_NAMES
     assert list(resolve_methods(["all"])) == list(METHODS)
     with pytest.raises(ValueError, match="Unknown method 'nope'; choose from adaptive"):
         resolve_methods(["nope"])

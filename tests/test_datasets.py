@@ -1,4 +1,5 @@
-"""The default data set, CSV loading with its error messages, and folder expansion."""
+"""The demo and default data sets, CSV loading with its error messages, and folder
+expansion."""
 
 import gzip
 from pathlib import Path
@@ -9,10 +10,12 @@ import pytest
 
 from sk_imbaloss.datasets import (
     DEFAULT_NAME,
+    DEMO_NAMES,
     as_dataset,
     iter_data_paths,
     load_csv,
     load_default,
+    load_demo,
 )
 
 KEEL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imbalanced"
@@ -39,6 +42,33 @@ def test_load_default_is_the_top_decile_of_diabetes():
     assert set(counts.index) == {0, 1}
     assert counts[1] == 44  # the top 10 %, the minority
     assert frame.drop(columns="target").dtypes.map(lambda d: d.kind == "f").all()
+
+
+def test_load_demo_is_seven_imbalanced_binary_sets():
+    demo = load_demo()
+    assert [name for name, _, _ in demo] == list(DEMO_NAMES) == [
+        "diabetes-top10", "digits-0-vs-rest", "digits-8-vs-rest", "wine-3-vs-rest",
+        "breast-cancer-1-in-8", "synthetic-1-in-20-noise-0.0", "synthetic-1-in-20-noise-0.05"]
+    shapes = {name: (X.shape, int(y.sum())) for name, X, y in demo}
+    assert shapes == {
+        "diabetes-top10": ((442, 10), 44),
+        "digits-0-vs-rest": ((1797, 64), 178),
+        "digits-8-vs-rest": ((1797, 64), 174),
+        "wine-3-vs-rest": ((178, 13), 48),
+        "breast-cancer-1-in-8": ((401, 30), 44),
+        "synthetic-1-in-20-noise-0.0": ((2000, 20), 100),
+        "synthetic-1-in-20-noise-0.05": ((2000, 20), 144),
+    }
+    for name, X, y in demo:
+        assert X.dtype == np.float64 and np.isfinite(X).all()
+        assert set(np.unique(y).tolist()) == {0, 1}
+        assert y.mean() < 0.3, name  # 1 is the minority everywhere
+    # Fixed: the same arrays on every call (the thinned breast cancer rows included).
+    for (_, X1, y1), (_, X2, y2) in zip(demo, load_demo()):
+        np.testing.assert_array_equal(X1, X2)
+        np.testing.assert_array_equal(y1, y2)
+    # The first is the default data set, as load_default gives it.
+    np.testing.assert_array_equal(demo[0][1], as_dataset(load_default())[1])
 
 
 def test_as_dataset_splits_features_and_target():

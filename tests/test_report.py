@@ -1,5 +1,6 @@
 """Summaries, ranks, the Friedman test and the written report."""
 
+import re
 import sys
 
 import numpy as np
@@ -48,6 +49,26 @@ def _toy(scores):
     rows = [dict(dataset=d, method=m, repeat=0, fold=0, g_mean=v)
             for d, by_method in scores.items() for m, v in by_method.items()]
     return pd.DataFrame(rows)
+
+
+def _full(scores, folds=2):
+    """Results with every column: ``scores[dataset][method]`` is a method's mean over
+    ``folds`` folds of every metric (minority F1 its own where a pair is given)."""
+    rows = []
+    for d, by_method in scores.items():
+        for m, value in by_method.items():
+            value, f1 = value if isinstance(value, tuple) else (value, value)
+            for fold in range(folds):
+                spread = 0.01 * (fold - (folds - 1) / 2)
+                rows.append(dict(dataset=d, method=m, repeat=0, fold=fold, seed=fold,
+                                 **dict.fromkeys(METRICS, value + spread),
+                                 fit_seconds=0.1, status="ok", error=None))
+                rows[-1]["minority_f1"] = f1 + spread
+    return pd.DataFrame(rows)
+
+
+def _unescaped_pipes(line):
+    return len(re.findall(r"(?<!\\)\|", line))
 
 
 def test_summarize_mean_and_std(results):
@@ -184,6 +205,43 @@ def test_report_with_one_data_set_says_why_no_test(results, tmp_path):
     assert not any(p.name.startswith("cd_") for p in paths)
     summary = (tmp_path / "summary.md").read_text()
     assert "Not run: the Friedman test needs at least 3 data sets" in summary
+    # Said once, not once per metric, nor again under the figures.
+    assert summary.count("the Friedman test needs") == 1
+    assert summary.count("Not run") == 1
+
+
+def test_a_reason_of_some_metrics_names_them():
+    from sk_imbaloss.report import _tests_section
+
+    results = _full({"d1": {"a": 0.9, "b": 0.5, "c": 0.4},
+                     "d2": {"a": 0.2, "b": 0.8, "c": 0.1},
+                     "d3": {"a": 0.7, "b": 0.6, "c": 0.5}})
+    results["roc_auc"] = 1.0  # every method ties on every data set
+    tests = {m: friedman(results, m) for m in ["g_mean", "roc_auc"]}
+    text = _tests_section(tests, {}, 0.05)
+    assert "Not run for ROC-AUC: every method ties on every data set." in text
+    assert text.count("Friedman χ²") == 1
+
+
+def test_names_with_markdown_syntax_keep_the_tables_whole(tmp_path):
+    names = {"a|b": "m|1", "c*d_e": "m`2`", "f[g]<h>": "m\\3"}
+    results = _full({d: {m: 0.5 + 0.1 * i for i, m in enumerate(names.values())}
+                     for d in names})
+    results.loc[results["method"] == "m|1", ["status", "error"]] = ["failed", "E: x|y"]
+    results.loc[results["method"] == "m|1", list(METRICS)] = np.nan
+    write_report(results, tmp_path, metrics=["g_mean"])
+    summary = (tmp_path / "summary.md").read_text()
+    # Every row of a table has as many cells as its header: no name split a cell.
+    blocks = re.findall(r"(?:^\|.*\n)+", summary, flags=re.M)
+    assert len(blocks) >= 4
+    for block in blocks:
+        lines = block.splitlines()
+        assert {_unescaped_pipes(line) for line in lines} == {lines[1].count("|")}, block
+    assert "| a\\|b | m\\|1 | failed | 2/2 | E: x\\|y |" in summary
+    assert "c\\*d\\_e" in summary and "f\\[g\\]\\<h\\>" in summary
+    assert "m\\\\3" in summary and "m\\`2\\`" in summary
+    # In prose the names are code, whatever backticks they hold.
+    assert "`a|b`" in summary and "`` m`2` ``" in summary
 
 
 def test_failed_fits_are_listed(results, tmp_path):
@@ -211,6 +269,29 @@ def test_report_without_the_extras(results, tmp_path, monkeypatch):
     summary = (tmp_path / "summary.md").read_text()
     assert "pip install matplotlib scikit-posthocs" in summary
     assert "Friedman χ² = " in summary  # scipy still runs the test itself
+
+
+def test_box_plots_put_the_best_mean_on_top_and_mark_it(tmp_path):
+    pytest.importorskip("matplotlib")
+    from sk_imbaloss.report import _boxplot
+
+    results = _full({"d1": {"low": 0.2, "high": 0.9, "mid": 0.5, "failed": 0.0},
+                     "d2": {"low": 0.7, "high": 0.1, "mid": 0.5, "failed": 0.0}})
+    results.loc[results["method"] == "failed", "g_mean"] = np.nan
+    fig = _boxplot(results, "g_mean", tmp_path / "box.png")
+    assert (tmp_path / "box.png").read_bytes().startswith(PNG)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["d1", "d2"]
+    # y grows downwards (inverted), so tick order is top to bottom
+    orders = [[t.get_text() for t in ax.get_yticklabels()] for ax in axes]
+    assert orders == [["high", "mid", "low", "failed"], ["low", "mid", "high", "failed"]]
+    for ax in axes:
+        means = [line for line in ax.lines
+                 if line.get_marker() == "D" and np.isfinite(line.get_xdata()).all()]
+        assert len(means) == 3  # one per method with scores
+        assert "mean" in ax.get_xlabel()
+    top = [line for line in axes[0].lines if line.get_marker() == "D"][0]
+    assert top.get_xdata()[0] == pytest.approx(0.9) and top.get_ydata()[0] == 1
 
 
 def test_cd_diagram_labels_show_the_ranks_of_the_summary(tmp_path):
