@@ -4,6 +4,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 # Only torch-free, pandas-free modules here: ``--help`` and usage errors answer at
@@ -231,12 +232,21 @@ def _print_tables(results, datasets):
             print(f"(folds scored, where some failed: {', '.join(fewer)})")
     if len(datasets) > 1:
         ranks = [average_ranks(results, m).rename(_SHORT_NAMES[m])
-                 for m in HEADLINE_METRICS]
+                 for m in (*HEADLINE_METRICS, "minority_f1")]
         table = ranks[0].to_frame().join(ranks[1:])
         print(f"\nAverage rank over {len(datasets)} data sets (1 = best)")
         print(table.to_string(float_format=lambda v: f"{v:.2f}"))
         for method, names in skipped.items():
             print(f"({method}: not ranked, not run on {', '.join(names)})")
+
+
+def _print_plain_words(results):
+    from .report import in_plain_words
+
+    print("\nIn plain words:")
+    for paragraph in in_plain_words(results):
+        print()
+        print(textwrap.fill(paragraph, width=88))
 
 
 def _check_out(out):
@@ -357,6 +367,7 @@ def _run_and_report(args, datasets, scheduler, journal):
     print("\nWrote:")
     for path in paths:
         print(f"  {path}")
+    _print_plain_words(results)
     if (results["status"] != "ok").all():
         _error("every fit failed; see the errors above.")
         return 1

@@ -30,6 +30,7 @@ __all__ = [
     "average_ranks",
     "failures",
     "friedman",
+    "in_plain_words",
     "report_files",
     "skipped_methods",
     "summarize",
@@ -381,8 +382,10 @@ def _summary_markdown(results, metrics, tests, figures, alpha, figure_note):
         parts.append(f"## {METRIC_NAMES[metric]}\n")
         parts.append(_markdown_table(_mean_std_table(summary, metric)) + "\n")
 
+    # Minority F1 as well, which the plain words weigh against the balanced metrics.
+    ranked = [*metrics, *(m for m in ("minority_f1",) if m in results and m not in metrics)]
     ranks = pd.concat(
-        [average_ranks(results, m).rename(METRIC_NAMES[m]) for m in metrics], axis=1
+        [average_ranks(results, m).rename(METRIC_NAMES[m]) for m in ranked], axis=1
     ).sort_values(METRIC_NAMES[metrics[0]], kind="stable")
     parts.append("## Average ranks\n\nOn each data set the methods are ranked by mean "
                  "score (1 = best, ties share the average rank); the table averages "
@@ -403,7 +406,157 @@ def _summary_markdown(results, metrics, tests, figures, alpha, figure_note):
         parts.append(figure_note + "\n")
     for metric, path in figures.get("box", {}).items():
         parts.append(f"![{METRIC_NAMES[metric]} per method]({path.name})\n")
+
+    parts.append("## In plain words\n")
+    parts += [p + "\n" for p in in_plain_words(results, metrics, tests, alpha, markdown=True)]
     return "\n".join(parts).rstrip("\n") + "\n"
+
+
+# ---------------------------------------------------------------------- plain words
+#: A decision balanced between the classes scores well on these: minority recall
+#: counts as much as majority recall.
+_BALANCED_METRICS = ("g_mean", "balanced_accuracy")
+
+_TUNE_F1 = 'TunedThresholdClassifierCV(model, scoring="f1")'
+
+
+def _leaders(ranks):
+    """The methods sharing the best average rank."""
+    return list(ranks.index[ranks <= ranks.iloc[0] + _TIE_TOLERANCE])
+
+
+def _leads(ranks, n_datasets, name):
+    """Which method leads on which metric."""
+    groups = {}
+    for metric, r in ranks.items():
+        groups.setdefault(tuple(_leaders(r)), []).append(
+            f"{METRIC_NAMES[metric]} ({r.iloc[0]:.2f})")
+    where = (f"Average rank over {n_datasets} data sets" if n_datasets > 1
+             else "Rank on the one data set")
+    clauses = [f"{_join(map(name, leaders))} "
+               f"{'leads' if len(leaders) == 1 else 'tie for the lead'} on {_join(on)}"
+               for leaders, on in groups.items()]
+    n_methods = max(len(r) for r in ranks.values())
+    return f"{where} (1 = best of {n_methods}): " + "; ".join(clauses) + "."
+
+
+def _posthoc_words(metric, test, ranks, alpha, name):
+    """What the Nemenyi test says of the leader on a metric where Friedman's is
+    significant."""
+    leader = ranks.index[0]
+    p = test.posthoc.loc[leader]
+    others = [m for m in ranks.index if m != leader]
+    worse = [m for m in others if p[m] < alpha]
+    alike = [m for m in others if p[m] >= alpha]
+    head = f"{name(leader)}, first on {METRIC_NAMES[metric]},"
+    if worse and alike:
+        return (f"{head} is significantly better than {_join(map(name, worse))} (Nemenyi) "
+                f"and not significantly different from {_join(map(name, alike))}.")
+    if worse:
+        return f"{head} is significantly better than every other method (Nemenyi)."
+    pairs = [(a, b) for i, a in enumerate(ranks.index) for b in ranks.index[i + 1:]
+             if test.posthoc.loc[a, b] < alpha]
+    if not pairs:
+        return (f"{head} is not significantly different from any other method, and no "
+                "pair of methods is (Nemenyi).")
+    listed = _join(f"{name(a)} over {name(b)}" for a, b in pairs[:4])
+    more = f" and {len(pairs) - 4} more" if len(pairs) > 4 else ""
+    return (f"{head} is not significantly different from any other method (Nemenyi); "
+            f"the pairs that are: {listed}{more}.")
+
+
+def _significance(tests, ranks, alpha, name, markdown):
+    """What is and is not significant, metric by metric."""
+    sentences = []
+    for reason, group in _by_reason(tests, not_run=True).items():
+        why = "see Statistical tests" if markdown else reason
+        sentences.append(f"Significance{_for_metrics(group, tests)}: not tested ({why}), "
+                         "so no difference in these ranks is shown to be more than chance.")
+    alike = [m for m, t in tests.items() if t.pvalue >= alpha]
+    if alike:
+        ps = _join(f"{t.pvalue:.2g}" for m, t in tests.items() if m in alike)
+        sentences.append(
+            f"On {_join(METRIC_NAMES[m] for m in alike)} the methods are not significantly "
+            f"different (Friedman p = {ps}, at α = {alpha}).")
+    for metric, test in tests.items():
+        if not test.pvalue < alpha:
+            continue
+        sentences.append(f"On {METRIC_NAMES[metric]} the methods differ significantly "
+                         f"(Friedman p = {test.pvalue:.2g}).")
+        if test.posthoc is None:
+            sentences.append("Which pairs differ needs the post-hoc test "
+                             f"({'see Statistical tests' if markdown else test.reason}).")
+        else:
+            sentences.append(_posthoc_words(metric, test, ranks[metric], alpha, name))
+    return " ".join(sentences)
+
+
+def _trade_off(ranks, name, code):
+    """A balanced decision against minority F1: who leads each, and how to get the other."""
+    balanced = [m for m in _BALANCED_METRICS if m in ranks]
+    if not balanced or "minority_f1" not in ranks:
+        return None
+    on_balanced = pd.concat([ranks[m] for m in balanced], axis=1).mean(axis=1)
+    on_balanced = on_balanced.sort_values(kind="stable")
+    on_f1 = ranks["minority_f1"]
+    b, f = on_balanced.index[0], on_f1.index[0]
+    which = _join(METRIC_NAMES[m] for m in balanced)
+    tune = (f"tune the decision threshold for F1, {code(_TUNE_F1)} from "
+            "sklearn.model_selection, on a method that ranks well on average precision")
+    if on_f1[b] <= on_f1[f] + _TIE_TOLERANCE:
+        return (f"{name(b)} leads both on a balanced decision ({which}, average rank "
+                f"{on_balanced[b]:.2f}) and on minority F1 ({on_f1[b]:.2f}): these data "
+                "show no trade-off between the two. Where minority precision matters "
+                f"more than minority recall, {tune}.")
+    return (
+        f"A balanced decision and minority F1 pull apart: {name(b)} ranks best on {which} "
+        f"(average rank {on_balanced[b]:.2f}) but {on_f1[b]:.2f} on minority F1, where "
+        f"{name(f)} leads ({on_f1[f]:.2f}; {on_balanced[f]:.2f} on {which}). A decision "
+        "balanced between the classes finds more of the minority at the cost of more "
+        "false alarms, which lowers minority precision and with it F1. For minority F1, "
+        f"{tune}; for a balanced decision, take a method leading on {which}.")
+
+
+def in_plain_words(results, metrics=HEADLINE_METRICS, tests=None, alpha=0.05,
+                   markdown=False):
+    """What the numbers say, in sentences derived from them.
+
+    Which method leads on which metric (average rank over the data sets), what the
+    Friedman and Nemenyi tests find significant and what not, and, when the results
+    hold minority F1, whether the method best at a balanced decision (G-mean, balanced
+    accuracy) is also best at minority F1, with how to get the other.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        As returned by :func:`~sk_imbaloss.compare.run_comparison`.
+    metrics : sequence of str, default=HEADLINE_METRICS
+        The metrics whose leaders and tests are told; minority F1 is added to the
+        leaders when the results have it.
+    tests : dict of str to FriedmanResult, default=None
+        The tests of ``metrics``; ``None`` runs :func:`friedman`.
+    alpha : float, default=0.05
+    markdown : bool, default=False
+        Names as inline code, and the reasons for tests not run left to the summary's
+        "Statistical tests" section.
+
+    Returns
+    -------
+    paragraphs : list of str
+    """
+    metrics = [m for m in metrics if m in results]
+    told = metrics + [m for m in ("minority_f1",) if m in results and m not in metrics]
+    ranks = {m: r for m in told if len(r := average_ranks(results, m))}
+    if not ranks:
+        return []
+    if tests is None:
+        tests = {m: friedman(results, m) for m in metrics}
+    name, code = (_code, _code) if markdown else (str, str)
+    paragraphs = [_leads(ranks, results["dataset"].nunique(), name),
+                  _significance({m: tests[m] for m in metrics if m in ranks}, ranks, alpha,
+                                name, markdown),
+                  _trade_off(ranks, name, code)]
+    return [p for p in paragraphs if p]
 
 
 # ---------------------------------------------------------------------- figures

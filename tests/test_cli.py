@@ -102,6 +102,12 @@ def test_without_data_the_demo_runs_and_says_what_it_runs(tmp_path, capsys):
     assert "diabetes-top10: 442 rows, 10 features, 44 minority" in stdout
     assert "wine-3-vs-rest: 178 rows, 13 features, 48 minority" in stdout
     assert "Average rank over 7 data sets" in stdout
+    words = stdout.split("\nIn plain words:\n")[1]  # the end of the output
+    assert " ".join(words.split()).startswith(
+        "Average rank over 7 data sets (1 = best of 1): logreg-balanced leads on G-mean "
+        "(1.00)")
+    assert "Significance: not tested (the Friedman test needs at least 3 data sets and 3 " \
+           "methods" in " ".join(words.split())
     results = pd.read_csv(tmp_path / "results.csv")
     assert results["dataset"].unique().tolist() == list(DEMO_NAMES)
     assert sorted(results["fold"].unique()) == [0, 1, 2] and set(results["repeat"]) == {0}

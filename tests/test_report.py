@@ -310,3 +310,77 @@ def test_cd_diagram_labels_show_the_ranks_of_the_summary(tmp_path):
     fig = _cd_diagram(results, friedman(results, "g_mean"), tmp_path / "cd.png", 0.05)
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
     assert "(10.67) m10" in texts and "(10.33) m09" in texts and "(12.00) m11" in texts
+
+
+def _words(scores, **kwargs):
+    from sk_imbaloss.report import in_plain_words
+
+    return " ".join(in_plain_words(_full(scores), **kwargs))
+
+
+def test_plain_words_name_the_leader_of_each_metric():
+    scores = {f"d{i}": {"a": 0.9, "b": 0.8, "c": (0.7, 0.95)} for i in range(2)}
+    words = _words(scores)
+    assert words.startswith("Average rank over 2 data sets (1 = best of 3): a leads on "
+                            "G-mean (1.00), average precision (1.00), balanced accuracy "
+                            "(1.00) and ROC-AUC (1.00); c leads on minority F1 (1.00).")
+    scores["d0"]["b"] = scores["d1"]["b"] = 0.9
+    assert "a and b tie for the lead on G-mean (1.50)" in _words(scores)
+
+
+def test_plain_words_say_what_is_not_significant():
+    # Three data sets on which the order changes: Friedman finds no difference.
+    scores = {"d0": {"a": 0.9, "b": 0.8, "c": 0.7}, "d1": {"a": 0.7, "b": 0.9, "c": 0.8},
+              "d2": {"a": 0.9, "b": 0.7, "c": 0.8}}
+    words = _words(scores, metrics=["g_mean", "roc_auc"])
+    assert ("On G-mean and ROC-AUC the methods are not significantly different "
+            "(Friedman p = ") in words
+    assert "differ significantly" not in words
+
+
+def test_plain_words_say_which_differences_are_significant():
+    pytest.importorskip("scikit_posthocs")
+    # a first, b second, c last on ten data sets: the Nemenyi critical difference for
+    # 3 methods on 10 sets is 1.05, so a-c (2 ranks apart) differ and a-b (1) do not.
+    scores = {f"d{i}": {"a": 0.9, "b": 0.8, "c": 0.7} for i in range(10)}
+    words = _words(scores, metrics=["g_mean"])
+    assert "On G-mean the methods differ significantly (Friedman p = 4.5e-05)." in words
+    assert ("a, first on G-mean, is significantly better than c (Nemenyi) and not "
+            "significantly different from b.") in words
+
+
+def test_plain_words_without_tests_say_why_once():
+    scores = {"d0": {"a": 0.9, "b": 0.8, "c": 0.7}}
+    words = _words(scores)
+    assert words.startswith("Rank on the one data set (1 = best of 3): a leads on")
+    assert words.count("not tested") == 1
+    assert ("Significance: not tested (the Friedman test needs at least 3 data sets and "
+            "3 methods; this run has 1 data set(s) and 3 method(s))") in words
+    # The summary gives the reason under its Statistical tests; the words point there.
+    assert "not tested (see Statistical tests)" in _words(scores, markdown=True)
+
+
+def test_plain_words_weigh_a_balanced_decision_against_minority_f1():
+    # a: the best G-mean and balanced accuracy; c: the best minority F1.
+    scores = {f"d{i}": {"a": (0.9, 0.5), "b": (0.8, 0.6), "c": (0.7, 0.8)} for i in range(3)}
+    words = _words(scores)
+    assert ("A balanced decision and minority F1 pull apart: a ranks best on G-mean and "
+            "balanced accuracy (average rank 1.00) but 3.00 on minority F1, where c leads "
+            "(1.00; 3.00 on G-mean and balanced accuracy).") in words
+    assert 'For minority F1, tune the decision threshold for F1, TunedThresholdClassifierCV(' \
+           'model, scoring="f1")' in words
+    # One method best at both: no trade-off is claimed.
+    same = {f"d{i}": {"a": (0.9, 0.9), "b": (0.8, 0.6), "c": (0.7, 0.8)} for i in range(3)}
+    words = _words(same)
+    assert "a leads both on a balanced decision" in words and "pull apart" not in words
+    assert 'scoring="f1"' in words
+
+
+def test_the_summary_ends_in_plain_words(results, tmp_path):
+    write_report(results, tmp_path, metrics=["g_mean"])
+    summary = (tmp_path / "summary.md").read_text()
+    words = summary.split("## In plain words\n\n")[1]
+    assert "##" not in words  # the last section
+    leader = average_ranks(results, "g_mean").index[0]
+    assert f"`{leader}` leads on G-mean" in words or f"`{leader}` and " in words
+    assert "Friedman p = " in words
