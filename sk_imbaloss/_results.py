@@ -25,7 +25,7 @@ METHOD_NAMES = (
     "hgb-balanced",
 )
 
-#: What ``sk-imbaloss compare`` runs on DATA when no ``--methods`` are given.
+#: What ``sk-imbaloss compare`` runs when no ``--methods`` are given.
 DEFAULT_METHODS = (
     "adaptive",
     "focal",
@@ -38,11 +38,6 @@ DEFAULT_METHODS = (
     "logreg-balanced",
     "balanced-rf",
 )
-
-#: What the built-in demo (no DATA) runs when no ``--methods`` are given: the default
-#: methods but ``ce-threshold``, which fits four nets per fold, over a third of the
-#: demo's fit time, for a demo within about two minutes on two cores.
-DEMO_METHODS = tuple(m for m in DEFAULT_METHODS if m != "ce-threshold")
 
 #: The test-fold scores, in the order of the results' columns; all higher-is-better.
 METRICS = (
