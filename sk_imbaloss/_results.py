@@ -32,6 +32,7 @@ DEFAULT_METHODS = (
     "margin",
     "ce",
     "ce-balanced",
+    "balanced-batches",
     "smote",
     "ce-threshold",
     "logreg-balanced",

@@ -113,6 +113,28 @@ def test_without_data_the_demo_runs_and_says_what_it_runs(tmp_path, capsys):
     assert sorted(results["fold"].unique()) == [0, 1, 2] and set(results["repeat"]) == {0}
 
 
+def test_the_demo_and_data_run_the_default_methods(tmp_path, capsys, monkeypatch):
+    from sk_imbaloss import compare
+    from sk_imbaloss._results import DEFAULT_METHODS
+
+    runs = []
+
+    def record(datasets, methods, **settings):
+        runs.append((list(methods), settings["folds"], settings["repeats"]))
+        raise ValueError("recorded")
+
+    monkeypatch.setattr(compare, "_run", record)
+    assert main(["compare", "--out", str(tmp_path / "demo"), "--no-progress"]) == 1
+    assert ("3-fold CV x 1 repeat, methods adaptive focal margin ce ce-balanced "
+            "balanced-batches smote ce-threshold logreg-balanced balanced-rf. Give DATA "
+            "(CSV files) to compare on your own data.") in capsys.readouterr().out
+    frame = pd.DataFrame({"a": np.arange(40.0), "target": [0] * 30 + [1] * 10})
+    frame.to_csv(tmp_path / "mine.csv", index=False)
+    assert main(["compare", str(tmp_path / "mine.csv"), "--out", str(tmp_path / "out"),
+                 "--no-progress"]) == 1
+    assert runs == [(list(DEFAULT_METHODS), 3, 1), (list(DEFAULT_METHODS), 5, 2)]
+
+
 def test_the_demo_takes_the_folds_given_and_data_gets_five_by_two(tmp_path, capsys):
     assert main(["compare", "--methods", "logreg-balanced", "--folds", "2", "--repeats",
                  "2", "--out", str(tmp_path / "demo"), "--no-progress"]) == 0
