@@ -85,7 +85,11 @@ def main():
     args = parser.parse_args()
     results = load(args.results)
     if args.table:
+        from sk_imbaloss.report import friedman
+
         print(table(results, args.metric).round(3).to_string())
+        for metric in args.metric:
+            print(f"Friedman over all methods, {metric}: p = {friedman(results, metric).pvalue:.3g}")
         return
     with pd.option_context("display.width", 200, "display.max_colwidth", 70):
         for metric in args.metric:

@@ -3,10 +3,12 @@
 When an upstream release drops or moves one, these fail and name it.
 """
 
+import importlib
 import inspect
 
 import pytest
 import skorch
+import sklearn
 from skorch import NeuralNet
 
 from sk_imbaloss import _compat
@@ -31,10 +33,15 @@ def test_the_copied_epoch_loop_matches_the_installed_skorch():
         assert line in source, f"skorch's run_single_epoch no longer has {line!r}"
 
 
-@pytest.mark.parametrize("name", ["validate_parameter_constraints", "check_sample_weight",
-                                  "Interval", "StrOptions", "Options", "HasMethods"])
-def test_sklearn_private_names_import(name):
-    assert getattr(_compat, name) is not None
+@pytest.mark.parametrize("module, name", [
+    *(("sklearn.utils._param_validation", name) for name in (
+        "validate_parameter_constraints", "Interval", "StrOptions", "Options", "HasMethods")),
+    ("sklearn.utils.validation", "_check_sample_weight"),
+])
+def test_sklearn_private_name_exists(module, name):
+    assert hasattr(importlib.import_module(module), name), (
+        f"scikit-learn {sklearn.__version__} has no {module}.{name}; "
+        "sk_imbaloss._compat imports it")
 
 
 def test_skorch_partial_fit_takes_the_routing_method():
