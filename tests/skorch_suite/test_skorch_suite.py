@@ -75,39 +75,33 @@ class NeuralNetClassifier(ImbalancedNeuralClassifier):
 NET_CLS = skorch.NeuralNetClassifier if CONTROL else NeuralNetClassifier
 
 
-class TestNet(skorch_test_net.TestNeuralNet):
+class _OurNet:
+    """skorch's test class with its net_cls fixture returning NET_CLS."""
+
     @pytest.fixture(scope="module")
     @classmethod
     def net_cls(cls):
         return NET_CLS
 
 
-class TestClassifier(skorch_test_classifier.TestNeuralNet):
-    @pytest.fixture(scope="module")
-    @classmethod
-    def net_cls(cls):
-        return NET_CLS
+class TestNet(_OurNet, skorch_test_net.TestNeuralNet):
+    pass
 
 
-class TestNetSparseInput(skorch_test_net.TestNetSparseInput):
-    @pytest.fixture(scope="module")
-    @classmethod
-    def net_cls(cls):
-        return NET_CLS
+class TestClassifier(_OurNet, skorch_test_classifier.TestNeuralNet):
+    pass
 
 
-class TestTorchCompile(skorch_test_net.TestTorchCompile):
-    @pytest.fixture(scope="module")
-    @classmethod
-    def net_cls(cls):
-        return NET_CLS
+class TestNetSparseInput(_OurNet, skorch_test_net.TestNetSparseInput):
+    pass
 
 
-class TestMetadataRouting(skorch_test_net.TestMetadataRouting):
-    @pytest.fixture(scope="module")
-    @classmethod
-    def net_cls(cls):
-        return NET_CLS
+class TestTorchCompile(_OurNet, skorch_test_net.TestTorchCompile):
+    pass
+
+
+class TestMetadataRouting(_OurNet, skorch_test_net.TestMetadataRouting):
+    pass
 
 
 class TestTrimForPrediction(skorch_test_net.TestTrimForPrediction):
