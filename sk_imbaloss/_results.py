@@ -3,6 +3,9 @@ their own so that the report, the journal and the command line can name them wit
 importing the runner (torch).
 """
 
+#: What identifies one fit: a row of the results, a row of the journal.
+KEY = ("dataset", "method", "repeat", "fold")
+
 #: The methods of :data:`sk_imbaloss.compare.METHODS`, in its order.
 METHOD_NAMES = (
     "adaptive",

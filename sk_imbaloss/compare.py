@@ -15,6 +15,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from functools import cache, partial
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from . import __version__
-from ._results import COLUMNS, DEFAULT_METHODS, METRICS
+from ._results import COLUMNS, DEFAULT_METHODS, KEY, METRICS
 from .classifier import ImbalancedNeuralClassifier
 
 __all__ = [
@@ -479,8 +480,7 @@ def _content_hash(X, y):
     return digest.hexdigest()[:16]
 
 
-def _key(row):
-    return row["dataset"], row["method"], row["repeat"], row["fold"]
+_key = itemgetter(*KEY)
 
 
 def run_comparison(
@@ -576,11 +576,13 @@ def _run(datasets, methods, folds, repeats, max_epochs, seed, n_jobs, progress,
     with _stop_on_signals():
         done = set()
         if journal is not None:
-            settings = {"sk_imbaloss": __version__, "folds": folds, "repeats": repeats,
-                        "max_epochs": max_epochs, "seed": seed}
-            settings.update((f"content of {name}", _content_hash(X, y))
-                            for name, X, y in datasets)
-            journal.check_settings(settings)
+            # Per data set: a run on other data (the demo, then a user's files) into the
+            # same --out adds its fits; the same data under other settings is refused.
+            journal.check_settings({
+                name: {"sk_imbaloss": __version__, "folds": folds, "repeats": repeats,
+                       "max_epochs": max_epochs, "seed": seed,
+                       "content": _content_hash(X, y)}
+                for name, X, y in datasets})
             done = journal.keys()
 
         planned, jobs, rows = set(), [], []

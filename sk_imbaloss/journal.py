@@ -14,7 +14,7 @@ import secrets
 import sqlite3
 from pathlib import Path
 
-from ._results import COLUMNS
+from ._results import COLUMNS, KEY
 
 try:
     import fcntl
@@ -30,7 +30,6 @@ JOURNAL_NAME = "journal.sqlite"
 # another program under the same name is refused rather than written into.
 _APPLICATION_ID = 0x736B696D
 
-_KEY = ("dataset", "method", "repeat", "fold")
 
 
 class JournalError(Exception):
@@ -44,7 +43,8 @@ class SettingsMismatch(JournalError):
     Attributes
     ----------
     differences : list of str
-        One ``"name: <journal's value> there, <run's value> now"`` per setting.
+        One ``"setting: <journal's value> there, <run's value> now"`` per setting and
+        pair of values, followed by the data sets it concerns when not all the run's.
     fits : int
         The finished fits the journal holds.
     """
@@ -137,7 +137,7 @@ class Journal:
             # Untyped columns: SQLite keeps each value as given, so scores read back
             # bit for bit (NaN is stored as NULL).
             db.execute(f"CREATE TABLE IF NOT EXISTS fits ({columns}, "
-                       f"PRIMARY KEY ({', '.join(_KEY)}))")
+                       f"PRIMARY KEY ({', '.join(KEY)}))")
             db.execute("CREATE TABLE IF NOT EXISTS settings (key PRIMARY KEY, value)")
             db.execute("CREATE TABLE IF NOT EXISTS files (name PRIMARY KEY)")
             if fresh:
@@ -167,19 +167,29 @@ class Journal:
 
         Parameters
         ----------
-        settings : dict of str to JSON-serialisable value
-            What the results depend on. A setting the journal holds must have the same
-            value; one it does not (a data set added to the run) is recorded.
+        settings : dict of str to dict of str to JSON-serialisable value
+            Per data set, what its results depend on. A data set the journal holds
+            must have the same values; one it does not (a data set added to the run,
+            or another run's into the same folder) is recorded.
 
         Raises
         ------
         SettingsMismatch
-            Naming every setting whose value differs.
+            Naming every setting whose value differs, and for which data sets.
         """
         held = dict(self._db.execute("SELECT key, value FROM settings"))
-        now = {key: json.dumps(value) for key, value in settings.items()}
-        differences = [f"{key}: {json.loads(held[key])} there, {settings[key]} now"
-                       for key in now if key in held and held[key] != now[key]]
+        now = {json.dumps([name, setting]): json.dumps(value)
+               for name, values in settings.items() for setting, value in values.items()}
+        names = {}  # (setting, there, now) -> the data sets where it differs
+        for key, value in now.items():
+            if key in held and held[key] != value:
+                name, setting = json.loads(key)
+                names.setdefault((setting, json.loads(held[key]), json.loads(value)),
+                                 []).append(name)
+        # The data sets are named where a difference concerns only some of the run's.
+        differences = [f"{setting}: {there} there, {here} now"
+                       + ("" if len(sets) == len(settings) else f" ({', '.join(sets)})")
+                       for (setting, there, here), sets in names.items()]
         if differences:
             raise SettingsMismatch(self.path, differences, len(self))
         with self._db:
@@ -190,8 +200,10 @@ class Journal:
         return self._db.execute("SELECT count(*) FROM fits").fetchone()[0]
 
     def keys(self):
-        """The ``(dataset, method, repeat, fold)`` of every finished fit, as a set."""
-        return set(self._db.execute(f"SELECT {', '.join(_KEY)} FROM fits"))
+        """The ``(dataset, method, repeat, fold)`` of every fit that need not run again,
+        as a set: a failed fit is tried again by the next run (and replaces its row)."""
+        return set(self._db.execute(
+            f"SELECT {', '.join(KEY)} FROM fits WHERE status != 'failed'"))
 
     def record(self, row):
         """Append one finished fit (a dict with the results' columns), committed."""

@@ -542,3 +542,14 @@ def test_a_single_minority_row_is_not_advised_fewer_folds(tmp_path, capsys):
           str(tmp_path / "out"), "--folds", "5", "--max-epochs", "3", "--no-progress"])
     err = capsys.readouterr().err
     assert "it cannot be cross-validated" in err and "use fewer folds" not in err
+
+
+def test_a_run_on_other_data_into_the_same_out_adds_its_fits(keel, tmp_path, capsys):
+    # The demo's settings (3 folds, 1 repeat), then a user's file (5 x 2) in one --out.
+    args = ["--methods", "logreg-balanced", "--out", str(tmp_path), "--no-progress"]
+    assert main(["compare", *args]) == 0
+    assert main(["compare", str(keel("glass2")), *args]) == 0
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert results["dataset"].unique().tolist() == ["glass2"] and len(results) == 10
+    with Journal(tmp_path) as journal:
+        assert len(journal) == 10 + 7 * 3  # the demo's fits are kept too

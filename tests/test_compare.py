@@ -151,7 +151,7 @@ def test_a_journal_keeps_every_fit_and_a_run_again_fits_only_the_missing(
     assert info.value.differences == ["seed: 0 there, 1 now"]
     X, y = diabetes[1].copy(), diabetes[2]
     X[0, 0] += 1
-    with Journal(tmp_path) as journal, pytest.raises(SettingsMismatch, match="content of"):
+    with Journal(tmp_path) as journal, pytest.raises(SettingsMismatch, match="content: "):
         run_comparison([(diabetes[0], X, y)], SUBSET, seed=0, journal=journal, **FAST)
 
 

@@ -32,7 +32,8 @@ def test_fits_read_back_bit_for_bit(tmp_path):
         journal.record(_row())  # the same fit again replaces it
     with Journal(tmp_path) as journal:
         assert len(journal) == 2
-        assert journal.keys() == {("d", "ce", 0, 0), ("d", "focal", 0, 0)}
+        assert len(journal.rows()) == 2
+        assert journal.keys() == {("d", "ce", 0, 0)}  # a failed fit runs again
         rows = {row["method"]: row for row in journal.rows()}
     assert rows["ce"] == _row()
     assert rows["ce"]["g_mean"] == 0.30000000000000004
@@ -42,19 +43,21 @@ def test_fits_read_back_bit_for_bit(tmp_path):
 
 def test_settings_that_differ_are_named_and_new_ones_recorded(tmp_path):
     with Journal(tmp_path) as journal:
-        journal.check_settings({"folds": 5, "content of a": "0123"})
+        journal.check_settings({"a": {"folds": 5, "content": "0123"}})
         journal.record(_row())
     with Journal(tmp_path) as journal:
-        journal.check_settings({"folds": 5, "content of b": "4567"})  # a data set added
+        # another data set, under other settings (a run on other data): recorded
+        journal.check_settings({"b": {"folds": 3, "content": "4567"}})
         with pytest.raises(SettingsMismatch) as info:
-            journal.check_settings({"folds": 2, "content of a": "89ab", "content of b": "4567"})
-    assert info.value.differences == ["folds: 5 there, 2 now",
-                                      "content of a: 0123 there, 89ab now"]
+            journal.check_settings({"a": {"folds": 2, "content": "89ab"},
+                                    "b": {"folds": 2, "content": "4567"}})
+    assert info.value.differences == ["folds: 5 there, 2 now (a)", "content: 0123 there, 89ab now (a)",
+                                      "folds: 3 there, 2 now (b)"]
     assert info.value.fits == 1
     assert "fresh=True" in str(info.value)
     with Journal(tmp_path, fresh=True) as journal:
         assert len(journal) == 0
-        journal.check_settings({"folds": 2, "content of a": "89ab"})
+        journal.check_settings({"a": {"folds": 2, "content": "89ab"}})
 
 
 def test_a_second_journal_on_the_folder_is_refused_while_the_first_is_open(tmp_path):
@@ -131,3 +134,12 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_a_failed_fit_is_run_again_and_its_row_replaced(tmp_path):
+    failed = dict(_row(), g_mean=math.nan, status="failed", error="MemoryError: x")
+    with Journal(tmp_path) as journal:
+        journal.record(failed)
+        assert journal.keys() == set()
+        journal.record(_row())
+        assert journal.keys() == {("d", "ce", 0, 0)} and len(journal) == 1
