@@ -5,6 +5,7 @@ batches, no validation split, one thread. Run: ``python benchmarks/bench_fit.py`
 (``--quick`` for a smoke run).
 """
 
+import time
 import warnings
 
 import torch
@@ -12,7 +13,7 @@ from skorch import NeuralNetClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
-from _common import best_of, keel, one_thread, quick, table
+from _common import keel, one_thread, quick, table
 from sk_imbaloss import MLP, ImbalancedNeuralClassifier
 
 
@@ -66,13 +67,20 @@ MODELS = {
 }
 
 
-def measure(name, X, y, epochs, repeats):
-    """Seconds for a whole fit (best of ``repeats``), after one untimed warm-up fit."""
-    factory = MODELS[name]
+def measure(X, y, epochs, repeats):
+    """Seconds for a whole fit of each model (best of ``repeats``), after one untimed
+    warm-up fit each. The models take turns in every round, so that a change in the
+    machine's load between rounds falls on all of them alike."""
+    best = dict.fromkeys(MODELS, float("inf"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        factory(X.shape[1], 1).fit(X, y)  # first-fit imports out of the timing
-        best, _ = best_of(lambda: factory(X.shape[1], epochs).fit(X, y), repeats)
+        for factory in MODELS.values():
+            factory(X.shape[1], 1).fit(X, y)  # first-fit imports out of the timing
+        for _ in range(repeats):
+            for name, factory in MODELS.items():
+                start = time.perf_counter()
+                factory(X.shape[1], epochs).fit(X, y)
+                best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
@@ -106,10 +114,10 @@ def first_fit(name, epochs):
 def main():
     one_thread()
     torch.manual_seed(0)
-    small_epochs, big_epochs, repeats = (40, 5, 5) if not quick() else (2, 1, 1)
+    small_epochs, big_epochs, repeats = (40, 5, 15) if not quick() else (2, 1, 1)
     rows = []
     X, y = keel("ecoli1")
-    fits = {name: measure(name, X, y, small_epochs, repeats) for name in MODELS}
+    fits = measure(X, y, small_epochs, repeats)
     ref = fits["sklearn MLPClassifier"]
     for name, seconds in fits.items():
         rows.append(["ecoli1 336x7", f"whole fit, {small_epochs} epochs", name,
@@ -118,8 +126,8 @@ def main():
     X, y = keel("sylva")
     if quick():
         X, y = X[:2000], y[:2000]
-    epochs = {name: measure(name, X, y, big_epochs, max(1, repeats // 2)) / big_epochs
-              for name in MODELS}
+    epochs = {name: seconds / big_epochs
+              for name, seconds in measure(X, y, big_epochs, max(1, repeats // 2)).items()}
     ref = epochs["sklearn MLPClassifier"]
     for name, seconds in epochs.items():
         rows.append([f"sylva {X.shape[0]}x{X.shape[1]}", "per epoch", name,
