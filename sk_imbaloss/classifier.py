@@ -524,7 +524,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
                     "(reduction='none'); this criterion returned a scalar."
                 )
             loss = loss * weights
-        return loss.mean()
+        return loss.mean() if loss.dim() else loss
 
     def _epochs(self, dataset, partial):
         """``max_epochs``, with ``'auto'`` resolved for the training ``dataset``."""

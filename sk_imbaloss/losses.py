@@ -293,24 +293,22 @@ class AdaptiveCrossEntropy(_WeightedCriterion):
         # class y predicted right, slot C + y for one missed. Unlike unique, bincount
         # or boolean masks, nothing waits for the device to report a shape.
         slots = target.add(missed, alpha=c)
-        tallies = torch.zeros(2 * c, dtype=self.importance.dtype, device=logits.device)
         if sample_weight is None:
-            each = torch.ones_like(slots, dtype=tallies.dtype)
+            each = torch.ones(target.shape, dtype=self.importance.dtype, device=logits.device)
         else:
-            each = sample_weight.detach().to(tallies.dtype)
-        tallies.scatter_add_(0, slots, each)
-        misses = tallies[c:]
-        return misses, tallies[:c] + misses
+            each = sample_weight.detach().to(self.importance.dtype)
+        tallies = self.importance.new_zeros(2 * c).scatter_add_(0, slots, each).view(2, c)
+        return tallies[1], tallies.sum(0)
 
     def _update_importance(self, logits, target, sample_weight=None):
         self._move_importance(*self._tally(logits, target, sample_weight), self.alpha)
 
     def _move_importance(self, misses, counts, step):
         """``importance + a * (fnr - importance)``, i.e. ``a * fnr + (1 - a) *
-        importance``, with ``a = step`` for the classes counted and 0 (no change) for
-        absent ones and for classes whose samples all weigh 0."""
-        rate = misses / counts.clamp(min=torch.finfo(counts.dtype).tiny)
-        self.importance.lerp_(rate, (counts > 0).to(rate.dtype) * step)
+        importance``, with ``a = step``, for the classes counted; absent ones, and
+        classes whose samples all weigh 0, keep their value."""
+        rate = torch.where(counts > 0, misses / counts, self.importance)
+        self.importance.lerp_(rate, step)
 
     def forward(self, logits, target, sample_weight=None):
         """The loss; ``sample_weight`` (N,), if given, weights the miss rates only
