@@ -330,17 +330,16 @@ def _load_and_run(args):
 
 
 def _run_and_report(args, datasets, scheduler, journal):
-    from .compare import _run, resolve_methods
+    from .compare import run_comparison
     from .journal import JournalError, SettingsMismatch
     from .report import report_files, write_report
 
     try:
         journal.check_owned(report_files())  # before the run, not after it
-        # The data sets were checked as they were loaded; _run does not check them again.
-        results = _run(datasets, resolve_methods(args.methods), folds=args.folds,
-                       repeats=args.repeats, max_epochs=args.max_epochs, seed=args.seed,
-                       n_jobs=args.n_jobs, progress=args.progress, scheduler=scheduler,
-                       journal=journal)
+        results = run_comparison(datasets, args.methods, folds=args.folds,
+                                 repeats=args.repeats, max_epochs=args.max_epochs,
+                                 seed=args.seed, n_jobs=args.n_jobs, progress=args.progress,
+                                 scheduler=scheduler, journal=journal)
     except SettingsMismatch as exc:
         _error(f"--out {args.out}: its journal was made with other settings "
                f"({'; '.join(exc.differences)}). Add --fresh to drop its {exc.fits} "

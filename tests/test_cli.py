@@ -123,7 +123,7 @@ def test_the_demo_and_data_run_the_default_methods(tmp_path, capsys, monkeypatch
         runs.append((list(methods), settings["folds"], settings["repeats"]))
         raise ValueError("recorded")
 
-    monkeypatch.setattr(compare, "_run", record)
+    monkeypatch.setattr(compare, "run_comparison", record)
     assert main(["compare", "--out", str(tmp_path / "demo"), "--no-progress"]) == 1
     assert ("3-fold CV x 1 repeat, methods adaptive focal margin ce ce-balanced "
             "balanced-batches smote ce-threshold logreg-balanced balanced-rf. Give DATA "
