@@ -246,8 +246,7 @@ def _summary_markdown(results, metrics, tests, figures, alpha, figure_note):
         parts.append(f"## {METRIC_NAMES[metric]}\n")
         parts.append(_markdown_table(_mean_std_table(summary, metric)) + "\n")
 
-    # Minority F1 as well, which the plain words weigh against the balanced metrics.
-    ranked = [*metrics, *(m for m in ("minority_f1",) if m in results and m not in metrics)]
+    ranked = _with_minority_f1(metrics, results)
     ranks = pd.concat(
         [average_ranks(results, m).rename(METRIC_NAMES[m]) for m in ranked], axis=1
     ).sort_values(METRIC_NAMES[metrics[0]], kind="stable")
@@ -282,6 +281,12 @@ def _summary_markdown(results, metrics, tests, figures, alpha, figure_note):
 _BALANCED_METRICS = ("g_mean", "balanced_accuracy")
 
 _TUNE_F1 = 'TunedThresholdClassifierCV(model, scoring="f1")'
+
+
+def _with_minority_f1(metrics, results):
+    """``metrics``, and minority F1 where the results have it: the plain words weigh it
+    against the balanced metrics."""
+    return [*metrics, *(m for m in ("minority_f1",) if m in results and m not in metrics)]
 
 
 def _leaders(ranks):
@@ -409,8 +414,8 @@ def in_plain_words(results, metrics=HEADLINE_METRICS, tests=None, alpha=0.05,
     paragraphs : list of str
     """
     metrics = [m for m in metrics if m in results]
-    told = metrics + [m for m in ("minority_f1",) if m in results and m not in metrics]
-    ranks = {m: r for m in told if len(r := average_ranks(results, m))}
+    ranks = {m: r for m in _with_minority_f1(metrics, results)
+             if len(r := average_ranks(results, m))}
     if not ranks:
         return []
     if tests is None:
