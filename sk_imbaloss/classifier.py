@@ -42,6 +42,9 @@ __all__ = ["CRITERIA", "ImbalancedNeuralClassifier", "TrainingDivergedError"]
 _ADJUSTED_BY_DEFAULT = frozenset({"adaptive", "focal", "margin"})
 #: Rows per batch at prediction, unless ``iterator_valid__batch_size`` says otherwise.
 _INFERENCE_BATCH_SIZE = 8192
+#: At most this many values in a densified batch of sparse input at prediction (64 MiB
+#: in float32): 8192 rows of a 5,000-column one-hot matrix would be 160 MiB.
+_SPARSE_BATCH_VALUES = 2**24
 #: ``max_epochs='auto'``: this many epochs, or more to make at least _AUTO_STEPS steps.
 _AUTO_EPOCHS = 40
 _AUTO_STEPS = 500
@@ -475,8 +478,10 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
             if fast.y is None and not kwargs:
                 # Prediction (rows without targets) holds no gradients, so it runs in
                 # large batches: per-batch overhead, not arithmetic, bounds small ones.
-                return TensorBatches(fast, max(self.batch_size, _INFERENCE_BATCH_SIZE),
-                                     shuffle=False)
+                rows = _INFERENCE_BATCH_SIZE
+                if fast.X_t is None:
+                    rows = min(rows, _SPARSE_BATCH_VALUES // max(1, fast.X.shape[1]))
+                return TensorBatches(fast, max(self.batch_size, rows), shuffle=False)
             return TensorBatches(fast, kwargs.get("batch_size", self.batch_size),
                                  shuffle=training and self.shuffle,
                                  balanced=training and self.sampling == "balanced")
@@ -582,9 +587,11 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features), or torch Dataset
-            Numeric features of any float or int dtype; no NaN or infinity. A torch
-            Dataset yields the targets as positions 0..C-1 in ``classes``.
+        X : array-like, DataFrame or scipy.sparse matrix of shape (n_samples, \
+n_features), or torch Dataset
+            Numeric features of any float or int dtype; no NaN or infinity. A sparse
+            matrix stays sparse, densified a batch at a time. A torch Dataset yields
+            the targets as positions 0..C-1 in ``classes``.
         y : array-like of shape (n_samples,)
             Class labels of any type (ints, strings, bools).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -690,5 +697,6 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         tags.classifier_tags.multi_class = self.criterion != "margin"
         return tags
