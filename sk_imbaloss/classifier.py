@@ -3,8 +3,9 @@
 The estimator itself: its parameters, ``fit``/``partial_fit``/``predict*`` and the
 skorch hooks that build and train its parts. The checks of its input live in
 ``_data`` and ``_dataset_input``, the class statistics in ``_class_stats``, the fast
-in-memory batches in ``_batching``, the callbacks in ``callbacks`` and every use of
-a private skorch or scikit-learn name in ``_compat``.
+in-memory batches in ``_batching``, saving and loading in ``_persistence``, the
+callbacks in ``callbacks`` and every use of a private skorch or scikit-learn name in
+``_compat``.
 """
 
 import math
@@ -29,6 +30,7 @@ from ._data import (check_device, check_early_stopping_split, check_hidden_units
                     check_sample_weights, encode_labels, fit_labels, validate_features)
 from ._dataset_input import check_dataset_fit, dataset_classes
 from ._params import CRITERIA, PARAMETER_CONSTRAINTS, check_params
+from ._persistence import load_model, load_params_mismatch, save_model
 from ._runtime import auto_threads, seeded_torch, torch_settings
 from .callbacks import (DivergenceCheck, ImportanceHistory, SparsePrintLog,
                         early_stopping_callbacks, score_labels)
@@ -689,6 +691,63 @@ n_features), or torch Dataset
                 "'adaptive-seed'."
             )
         return criterion.importance.detach().cpu().numpy().copy()
+
+    def save(self, path):
+        """Save the fitted model to one file, without pickle.
+
+        The file holds the network's weights and the criterion's state (as skorch's
+        ``save_params(f_params=..., f_criterion=...)`` do), the constructor parameters
+        and the fitted attributes: ``classes_``, ``n_features_in_``,
+        ``feature_names_in_``, ``class_counts_``, ``class_prior_``,
+        ``class_weight_``, ``importance_`` and ``max_epochs_``. A parameter that is
+        not plain data (a ``module`` class, a criterion class, callbacks) is recorded
+        by name only: :meth:`load` asks for it. Not saved: the optimizer's state and
+        the history (skorch's ``save_params(f_optimizer=..., f_history=...)``).
+
+        Parameters
+        ----------
+        path : str, path-like or writable binary file
+        """
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path, **params):
+        """The model :meth:`save` wrote to ``path``, predicting as it did.
+
+        The file is read with ``torch.load(..., weights_only=True)``, which runs no
+        code, so a file from anywhere is safe to load.
+
+        Parameters
+        ----------
+        path : str, path-like or readable binary file
+        **params
+            Constructor parameters the file holds by name only (e.g. ``module=MyNet``),
+            or to change (e.g. ``device='cpu'`` for a model saved on a GPU).
+
+        Returns
+        -------
+        ImbalancedNeuralClassifier
+            Initialized, with the saved weights and fitted attributes.
+
+        Raises
+        ------
+        ValueError
+            When the file is not one :meth:`save` wrote, a parameter held by name is
+            not given, or the network built from the parameters has another shape
+            than the saved one (the message names the difference).
+        """
+        return load_model(cls, path, params)
+
+    def load_params(self, f_params=None, f_optimizer=None, f_criterion=None,
+                    f_history=None, checkpoint=None, use_safetensors=False, **kwargs):
+        try:
+            return super().load_params(f_params, f_optimizer, f_criterion, f_history,
+                                       checkpoint, use_safetensors, **kwargs)
+        except RuntimeError as exc:
+            if "Error(s) in loading state_dict" not in str(exc):
+                raise
+            files = {} if use_safetensors else {"module": f_params, "criterion": f_criterion}
+            raise ValueError(load_params_mismatch(self, exc, files)) from None
 
     # scikit-learn's repr (changed parameters only) reads better inside Pipelines and
     # search results than skorch's module dump; the fitted module is in ``module_``.
