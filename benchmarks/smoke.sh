@@ -3,7 +3,7 @@
 # prints are not the published ones (see docs/performance.md and docs/benchmark.md).
 set -euo pipefail
 cd "$(dirname "$0")"
-for script in bench_loss_step.py bench_fit.py bench_scaling.py bench_predict.py bench_vs_smote.py bench_threads.py; do
+for script in bench_loss_step.py bench_fit.py bench_scaling.py bench_predict.py bench_sparse.py bench_vs_smote.py bench_threads.py; do
   echo "== $script --quick"
   python "$script" --quick
 done

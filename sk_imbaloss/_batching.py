@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 import torch
+from scipy import sparse
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 __all__ = ["ArrayDataset", "ClassBalancedDraws", "ClassBalancedSampler", "TensorBatches",
@@ -32,9 +33,12 @@ class ArrayDataset(Dataset):
     sees it. Keeping the weights beside the inputs leaves ``y`` a plain tensor, as
     skorch's scoring callbacks expect.
 
+    A ``scipy.sparse`` CSR ``X`` stays sparse in memory; a batch densifies its rows only
+    (on the CPU, then copied to the device).
+
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float32
+    X : ndarray or scipy.sparse CSR matrix of shape (n_samples, n_features), float32
     y : ndarray of shape (n_samples,), int64, or None
         Targets encoded as indices into ``classes_``.
     sample_weight : ndarray of shape (n_samples,), float32, or None
@@ -48,7 +52,7 @@ class ArrayDataset(Dataset):
         self.y = y
         self.sample_weight = sample_weight
         self.device = device
-        self.X_t = torch.from_numpy(X).to(device)
+        self.X_t = None if sparse.issparse(X) else torch.from_numpy(X).to(device)
         self.y_t = None if y is None else torch.from_numpy(y).to(device)
         self.w_t = None if sample_weight is None else torch.from_numpy(sample_weight).to(device)
 
@@ -62,12 +66,23 @@ class ArrayDataset(Dataset):
 
     def __getitem__(self, index):
         # Per-sample access, for a DataLoader a user configures.
+        if self.X_t is None:
+            return self._pack(self._dense_rows([index])[0], index)
         return self._pack(self.X_t[index], index)
 
     def batch(self, index):
         """Rows ``index`` (a slice or a long tensor) as a skorch batch ``(X, y)``."""
-        X = self.X_t[index] if isinstance(index, slice) else self.X_t.index_select(0, index)
+        if self.X_t is None:
+            X = self._dense_rows(index if isinstance(index, slice) else index.cpu().numpy())
+        elif isinstance(index, slice):
+            X = self.X_t[index]
+        else:
+            X = self.X_t.index_select(0, index)
         return self._pack(X, index)
+
+    def _dense_rows(self, rows):
+        """Rows of the sparse ``X`` as a dense tensor on the device."""
+        return torch.from_numpy(self.X[rows].toarray()).to(self.device)
 
     def subset(self, indices):
         """A new ``ArrayDataset`` holding the rows ``indices``."""
@@ -217,5 +232,7 @@ class TensorBatches:
             for start in range(0, stop, self.batch_size):
                 yield self.dataset.batch(slice(start, start + self.batch_size))
             return
+        if self.dataset.X_t is None:  # sparse rows are gathered on the CPU
+            order = order.cpu()
         for start in range(0, stop, self.batch_size):
             yield self.dataset.batch(order[start:start + self.batch_size])

@@ -65,6 +65,8 @@ def validate_features(estimator, X, reset, y=None):
     """Check ``X`` (and ``y``) the scikit-learn way; return ``X`` as float32 and ``y``.
 
     ``reset`` records ``n_features_in_`` (and ``feature_names_in_``) on the estimator.
+    A ``scipy.sparse`` ``X`` comes back as a float32 CSR matrix: the batches densify
+    its rows a batch at a time.
     """
     if isinstance(X, Mapping) and not sparse.issparse(X):  # a dok matrix is a dict
         raise ValueError(
@@ -80,15 +82,20 @@ def validate_features(estimator, X, reset, y=None):
                 f"X has non-numeric columns {bad}; encode them first, e.g. with "
                 "sklearn.preprocessing.OneHotEncoder in a Pipeline."
             )
-    check = dict(reset=reset, dtype=[np.float32, np.float64], ensure_min_samples=1)
+    check = dict(reset=reset, dtype=[np.float32, np.float64], ensure_min_samples=1,
+                 accept_sparse="csr")
     if y is None:
         X = validate_data(estimator, X, **check)
     else:
         X, y = validate_data(estimator, X, y, **check)
         check_classification_targets(y)
     with np.errstate(over="ignore"):  # reported below, by name
-        X32 = np.ascontiguousarray(X, dtype=np.float32)
-    if X.dtype != np.float32 and not np.isfinite(X32).all():
+        if sparse.issparse(X):
+            X32 = X.astype(np.float32, copy=False)
+            values = X32.data
+        else:
+            X32 = values = np.ascontiguousarray(X, dtype=np.float32)
+    if X.dtype != np.float32 and not np.isfinite(values).all():
         raise ValueError(
             "X has values beyond the float32 range (|x| > 3.4e38) that the network "
             "computes in; scale the features (e.g. StandardScaler) first."

@@ -151,8 +151,10 @@ class SparsePrintLog(PrintLog):
 
     A fit of many short epochs (``max_epochs='auto'`` makes at least 500 gradient
     steps) would print hundreds of rows: this prints the first epoch, every k-th and
-    the last one of the fit (``net.max_epochs_``), with ``k`` chosen for at most
+    the last one of the fit, with ``k`` chosen from ``net.max_epochs_`` for at most
     ``max_lines`` rows, and skips building the table when the net is not verbose.
+    The last epoch is printed also when early stopping (or Ctrl-C) ends the fit
+    before ``max_epochs_``.
     """
 
     max_lines = 20
@@ -160,6 +162,7 @@ class SparsePrintLog(PrintLog):
     def on_train_begin(self, net, **kwargs):
         super().on_train_begin(net, **kwargs)
         self.epochs_before_ = len(net.history)
+        self.printed_ = None
 
     def on_epoch_end(self, net, **kwargs):
         if not net.verbose:
@@ -168,6 +171,16 @@ class SparsePrintLog(PrintLog):
         total = getattr(net, "max_epochs_", None) or epoch
         every = math.ceil(total / self.max_lines)
         if epoch == 1 or epoch % every == 0 or epoch == total:
+            super().on_epoch_end(net, **kwargs)
+            self.printed_ = len(net.history)
+
+    def on_train_end(self, net, **kwargs):
+        # Early stopping stops the loop by raising in its own on_epoch_end, which runs
+        # before this one's: the epoch it stopped after was not printed yet.
+        last = len(net.history)
+        if (net.verbose and last > getattr(self, "epochs_before_", last)
+                and getattr(self, "printed_", None) != last
+                and "train_loss" in net.history[-1]):
             super().on_epoch_end(net, **kwargs)
 
 

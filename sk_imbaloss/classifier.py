@@ -3,8 +3,9 @@
 The estimator itself: its parameters, ``fit``/``partial_fit``/``predict*`` and the
 skorch hooks that build and train its parts. The checks of its input live in
 ``_data`` and ``_dataset_input``, the class statistics in ``_class_stats``, the fast
-in-memory batches in ``_batching``, the callbacks in ``callbacks`` and every use of
-a private skorch or scikit-learn name in ``_compat``.
+in-memory batches in ``_batching``, saving and loading in ``_persistence``, the
+callbacks in ``callbacks`` and every use of a private skorch or scikit-learn name in
+``_compat``.
 """
 
 import math
@@ -29,6 +30,7 @@ from ._data import (check_device, check_early_stopping_split, check_hidden_units
                     check_sample_weights, encode_labels, fit_labels, validate_features)
 from ._dataset_input import check_dataset_fit, dataset_classes
 from ._params import CRITERIA, PARAMETER_CONSTRAINTS, check_params
+from ._persistence import load_model, load_params_mismatch, save_model
 from ._runtime import auto_threads, seeded_torch, torch_settings
 from .callbacks import (DivergenceCheck, ImportanceHistory, SparsePrintLog,
                         early_stopping_callbacks, score_labels)
@@ -42,6 +44,9 @@ __all__ = ["CRITERIA", "ImbalancedNeuralClassifier", "TrainingDivergedError"]
 _ADJUSTED_BY_DEFAULT = frozenset({"adaptive", "focal", "margin"})
 #: Rows per batch at prediction, unless ``iterator_valid__batch_size`` says otherwise.
 _INFERENCE_BATCH_SIZE = 8192
+#: At most this many values in a densified batch of sparse input at prediction (64 MiB
+#: in float32): 8192 rows of a 5,000-column one-hot matrix would be 160 MiB.
+_SPARSE_BATCH_VALUES = 2**24
 #: ``max_epochs='auto'``: this many epochs, or more to make at least _AUTO_STEPS steps.
 _AUTO_EPOCHS = 40
 _AUTO_STEPS = 500
@@ -475,8 +480,10 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
             if fast.y is None and not kwargs:
                 # Prediction (rows without targets) holds no gradients, so it runs in
                 # large batches: per-batch overhead, not arithmetic, bounds small ones.
-                return TensorBatches(fast, max(self.batch_size, _INFERENCE_BATCH_SIZE),
-                                     shuffle=False)
+                rows = _INFERENCE_BATCH_SIZE
+                if fast.X_t is None:
+                    rows = min(rows, _SPARSE_BATCH_VALUES // max(1, fast.X.shape[1]))
+                return TensorBatches(fast, max(self.batch_size, rows), shuffle=False)
             return TensorBatches(fast, kwargs.get("batch_size", self.batch_size),
                                  shuffle=training and self.shuffle,
                                  balanced=training and self.sampling == "balanced")
@@ -582,9 +589,11 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features), or torch Dataset
-            Numeric features of any float or int dtype; no NaN or infinity. A torch
-            Dataset yields the targets as positions 0..C-1 in ``classes``.
+        X : array-like, DataFrame or scipy.sparse matrix of shape (n_samples, \
+n_features), or torch Dataset
+            Numeric features of any float or int dtype; no NaN or infinity. A sparse
+            matrix stays sparse, densified a batch at a time. A torch Dataset yields
+            the targets as positions 0..C-1 in ``classes``.
         y : array-like of shape (n_samples,)
             Class labels of any type (ints, strings, bools).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -683,6 +692,63 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
             )
         return criterion.importance.detach().cpu().numpy().copy()
 
+    def save(self, path):
+        """Save the fitted model to one file, without pickle.
+
+        The file holds the network's weights and the criterion's state (as skorch's
+        ``save_params(f_params=..., f_criterion=...)`` do), the constructor parameters
+        and the fitted attributes: ``classes_``, ``n_features_in_``,
+        ``feature_names_in_``, ``class_counts_``, ``class_prior_``,
+        ``class_weight_``, ``importance_`` and ``max_epochs_``. A parameter that is
+        not plain data (a ``module`` class, a criterion class, callbacks) is recorded
+        by name only: :meth:`load` asks for it. Not saved: the optimizer's state and
+        the history (skorch's ``save_params(f_optimizer=..., f_history=...)``).
+
+        Parameters
+        ----------
+        path : str, path-like or writable binary file
+        """
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path, **params):
+        """The model :meth:`save` wrote to ``path``, predicting as it did.
+
+        The file is read with ``torch.load(..., weights_only=True)``, which runs no
+        code, so a file from anywhere is safe to load.
+
+        Parameters
+        ----------
+        path : str, path-like or readable binary file
+        **params
+            Constructor parameters the file holds by name only (e.g. ``module=MyNet``),
+            or to change (e.g. ``device='cpu'`` for a model saved on a GPU).
+
+        Returns
+        -------
+        ImbalancedNeuralClassifier
+            Initialized, with the saved weights and fitted attributes.
+
+        Raises
+        ------
+        ValueError
+            When the file is not one :meth:`save` wrote, a parameter held by name is
+            not given, or the network built from the parameters has another shape
+            than the saved one (the message names the difference).
+        """
+        return load_model(cls, path, params)
+
+    def load_params(self, f_params=None, f_optimizer=None, f_criterion=None,
+                    f_history=None, checkpoint=None, use_safetensors=False, **kwargs):
+        try:
+            return super().load_params(f_params, f_optimizer, f_criterion, f_history,
+                                       checkpoint, use_safetensors, **kwargs)
+        except RuntimeError as exc:
+            if "Error(s) in loading state_dict" not in str(exc):
+                raise
+            files = {} if use_safetensors else {"module": f_params, "criterion": f_criterion}
+            raise ValueError(load_params_mismatch(self, exc, files)) from None
+
     # scikit-learn's repr (changed parameters only) reads better inside Pipelines and
     # search results than skorch's module dump; the fitted module is in ``module_``.
     __repr__ = BaseEstimator.__repr__
@@ -690,5 +756,6 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         tags.classifier_tags.multi_class = self.criterion != "margin"
         return tags

@@ -284,3 +284,14 @@ def test_verbose_prints_a_short_log(binary_data, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert 10 <= len(lines) <= 25
     assert lines[-1].split()[0] == "500"
+
+
+def test_verbose_prints_the_epoch_early_stopping_ends_on(binary_data, capsys):
+    X, y = binary_data
+    clf = ImbalancedNeuralClassifier(max_epochs=200, early_stopping=True, n_iter_no_change=2,
+                                     lr=0.2, verbose=1, random_state=0).fit(X, y)
+    last = len(clf.history)
+    assert last < 200  # stopped early, after an epoch that is not a multiple of 10
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    epochs = [int(row[0]) for row in rows if row and row[0].isdigit()]
+    assert epochs[-1] == last and epochs == sorted(set(epochs))

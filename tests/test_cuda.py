@@ -29,6 +29,24 @@ def no_host_sync():
 
 
 @cuda
+@pytest.mark.parametrize("sampling", ["shuffle", "balanced"])
+def test_sparse_input_on_cuda_and_a_reload_on_the_cpu(binary_data, tmp_path, sampling):
+    from scipy import sparse
+
+    X, y = binary_data
+    X = np.where(np.abs(X) < 1.0, 0.0, X).astype(np.float32)
+    params = dict(device="cuda", max_epochs=3, random_state=0, sampling=sampling)
+    dense = ImbalancedNeuralClassifier(**params).fit(X, y, sample_weight=np.ones(len(y)))
+    clf = ImbalancedNeuralClassifier(**params).fit(sparse.csr_matrix(X), y,
+                                                   sample_weight=np.ones(len(y)))
+    np.testing.assert_allclose(clf.predict_proba(sparse.csr_matrix(X)),
+                               dense.predict_proba(X), rtol=1e-5, atol=1e-6)
+    clf.save(tmp_path / "model.pt")
+    cpu = ImbalancedNeuralClassifier.load(tmp_path / "model.pt", device="cpu")
+    np.testing.assert_allclose(cpu.predict_proba(X), clf.predict_proba(X), atol=1e-5)
+
+
+@cuda
 @pytest.mark.parametrize("criterion", ["adaptive", "focal", "margin", "ce"])
 def test_fit_and_predict_on_cuda(binary_data, criterion):
     X, y = binary_data

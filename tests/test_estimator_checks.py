@@ -15,6 +15,8 @@ EXPECTED_FAILED_CHECKS = {
         "optimizer steps."
     ),
 }
+EXPECTED_FAILED_CHECKS["check_sample_weight_equivalence_on_sparse_data"] = (
+    EXPECTED_FAILED_CHECKS["check_sample_weight_equivalence_on_dense_data"])
 
 
 def _expected_failed_checks(estimator):

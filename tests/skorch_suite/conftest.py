@@ -140,9 +140,6 @@ EXPECTED_FAILURES = {
            "TestMetadataRouting::test_pipeline_with_routing_enabled",
            "TestMetadataRouting::test_backward_compat_fit_params_to_train_split",
        )},
-    "TestNetSparseInput::test_fit_sparse_csr_learns":
-        "(F) scipy sparse X is rejected with a clear error: the default MLP and the fast "
-        "path take dense arrays (densify, or pass a torch Dataset)",
     # (G) 2
     "TestNet::test_predict_nonlinearity_called_with_predict":
         _G + "predict_proba applies predict_nonlinearity once to all rows' logits (not per "
