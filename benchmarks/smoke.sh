@@ -11,7 +11,7 @@ echo "== bench_cuda.py --quick --device cpu (its CUDA-only parts skip)"
 python bench_cuda.py --quick --device cpu
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-for script in research/loss_variants.py research/adaptive_variants.py research/balanced_batches.py research/grid_sensitivity.py unseen_data.py; do
+for script in research/loss_variants.py research/adaptive_variants.py research/balanced_batches.py research/grid_sensitivity.py research/calibration.py unseen_data.py; do
   echo "== $script --quick"
   python "$script" --quick --out "$scratch/$(basename "$script")"
 done

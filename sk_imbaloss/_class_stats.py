@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
 __all__ = ["class_counts", "class_prior", "class_stats", "class_weight_vector",
-           "effective_number_weights"]
+           "effective_number_weights", "prior_vector"]
 
 
 def class_counts(y_enc, n_classes, sample_weight=None, previous=None):
@@ -133,3 +133,64 @@ def class_stats(classes, y_enc, sample_weight, class_weight, needs_counts, previ
         return None, None, None
     counts = class_counts(y_enc, len(classes), sample_weight, previous)
     return counts, class_prior(counts), class_weight_vector(class_weight, classes, counts, beta)
+
+
+def prior_vector(prior, classes, train_prior):
+    """The class frequencies that ``prior`` describes, in ``classes`` order, summing to 1.
+
+    Parameters
+    ----------
+    prior : 'train', 'balanced', array-like of shape (n_classes,) or dict
+        ``'train'``: ``train_prior``; ``'balanced'``: every class equally frequent; an
+        array: frequencies (or counts) in ``classes`` order; a dict: the same by label,
+        one entry per class.
+    classes : ndarray of shape (n_classes,)
+    train_prior : ndarray of shape (n_classes,)
+        The training data's class frequencies.
+
+    Returns
+    -------
+    prior : ndarray of shape (n_classes,), float64
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, a dict that does not name every class exactly, a vector
+        of the wrong length, or values that are not finite, non-negative frequencies
+        with a positive sum.
+    """
+    if isinstance(prior, str):
+        if prior == "balanced":
+            return np.full(len(classes), 1.0 / len(classes))
+        if prior != "train":
+            raise ValueError(
+                f"prior must be 'train', 'balanced', an array of class frequencies in "
+                f"classes_ order or a dict by label; got {prior!r}."
+            )
+        vector = np.asarray(train_prior, dtype=np.float64)
+    elif isinstance(prior, dict):
+        labels = classes.tolist()
+        stray = [key for key in prior if key not in labels]
+        missing = [label for label in labels if label not in prior]
+        if stray or missing:
+            raise ValueError(
+                f"prior as a dict needs one frequency per class, {labels!r}; "
+                f"missing {missing!r}, not classes {stray!r}."
+            )
+        vector = np.array([prior[label] for label in labels], dtype=np.float64)
+    else:
+        try:
+            vector = np.asarray(prior, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"prior must hold numbers; got {prior!r}.") from None
+        if vector.shape != (len(classes),):
+            raise ValueError(
+                f"prior must hold one frequency per class ({len(classes)}, in classes_ "
+                f"order {classes.tolist()!r}); got shape {vector.shape}."
+            )
+    if not (np.isfinite(vector).all() and (vector >= 0).all() and vector.sum() > 0):
+        raise ValueError(
+            f"prior must hold finite, non-negative class frequencies with a positive "
+            f"sum; got {vector.tolist()!r}."
+        )
+    return vector / vector.sum()

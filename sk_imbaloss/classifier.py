@@ -24,7 +24,7 @@ from skorch.utils import is_dataset, to_tensor
 from torch.utils.data import DataLoader
 
 from ._batching import ArrayDataset, TensorBatches, as_array_dataset, balanced_sampler
-from ._class_stats import class_stats, class_weight_vector
+from ._class_stats import class_stats, class_weight_vector, prior_vector
 from ._compat import SyncFreeEpochs, TrainingDivergedError
 from ._data import (check_device, check_early_stopping_split, check_hidden_units,
                     check_sample_weights, encode_labels, fit_labels, validate_features)
@@ -94,13 +94,17 @@ default='adaptive'
         Strength ``tau`` of the logit adjustment (Menon et al. 2021): the loss is
         computed on ``z + tau * log(prior)``, ``prior`` the (sample-weighted) class
         frequencies of the training data, while predictions use the raw logits.
-        ``'auto'`` is 1 for ``'adaptive'``, ``'focal'`` and ``'margin'`` and 0 for
-        ``'ce'`` and ``'adaptive-seed'``; 0 gives the write-ups' focal and margin losses.
+        ``'auto'`` is 1 for ``'adaptive'``, ``'focal'`` and ``'margin'`` (0 with
+        ``class_weight='balanced'`` or ``'effective'``, which then correct instead)
+        and 0 for ``'ce'`` and ``'adaptive-seed'``; 0 gives the write-ups' focal and
+        margin losses.
     class_weight : None, 'balanced', 'effective' or dict, default=None
         Per-class weights in the loss of every criterion by name: ``'balanced'`` is
         ``n / (n_classes * n_c)``, ``'effective'`` Cui et al.'s ``(1 - beta) / (1 -
-        beta**n_c)`` scaled to sum to ``n_classes`` (neither with ``partial_fit``), a
-        dict maps labels to weights (missing labels weigh 1).
+        beta**n_c)`` scaled to sum to ``n_classes`` (neither with ``partial_fit``);
+        either corrects for the class frequencies in place of the logit adjustment.
+        A dict maps labels to weights (missing labels weigh 1), a cost on top of the
+        balanced decision.
     beta : float in [0, 1), default=0.999
         ``class_weight='effective'``: 0 weighs every class 1, 1 inverse frequency.
     hidden_units : sequence of int, default=(64, 64)
@@ -421,9 +425,16 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         return self
 
     def _tau(self):
-        """The logit-adjustment strength in effect for a criterion by name."""
+        """The logit-adjustment strength in effect for a criterion by name.
+
+        ``'auto'`` leaves the correction for the class frequencies to
+        ``class_weight='balanced'`` or ``'effective'`` where one is given: both at
+        once would correct twice (docs/benchmark.md, "Class weights beside the logit
+        adjustment").
+        """
         if self.logit_adjustment == "auto":
-            return 1.0 if self.criterion in _ADJUSTED_BY_DEFAULT else 0.0
+            weighted = self.class_weight in ("balanced", "effective")
+            return 1.0 if self.criterion in _ADJUSTED_BY_DEFAULT and not weighted else 0.0
         return float(self.logit_adjustment)
 
     def initialize_criterion(self):
@@ -647,16 +658,47 @@ n_features), or torch Dataset
                    else self.num_threads)
         return torch_settings(threads, torch.device(self.device))
 
-    def predict_proba(self, X):
-        """Class probabilities: softmax of the logits, columns in ``classes_`` order.
+    def predict_proba(self, X, prior=None):
+        """Class probabilities, columns in ``classes_`` order.
+
+        Without ``prior``, the softmax of the network's logits, whose argmax is
+        ``predict``: with the logit adjustment (the default) or ``'balanced'`` class
+        weights, the balanced posterior (every class equally likely a priori), not the
+        probability of the class among data like the training data; with ``prior``,
+        the posterior under those class frequencies, from the same network (no refit).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or torch Dataset
+        prior : None, 'train', 'balanced', array-like of shape (n_classes,) or dict, \
+default=None
+            ``'train'``: the training data's class frequencies (``class_prior_``),
+            the probabilities a risk score needs; ``'balanced'``: every class equally
+            frequent; an array in ``classes_`` order or a dict by label: other
+            frequencies (counts or shares), e.g. those where the model is deployed.
+            Exact for what the loss fixed: ``softmax(z + tau * log(class_prior_) -
+            log(trained) + log(prior))``, ``trained`` the class frequencies the loss
+            trained for (``class_prior_`` times ``class_weight_``; uniform times
+            ``class_weight_`` with ``sampling='balanced'``). The adaptive importance,
+            a weight between 1 and 2 that moves during training, is not undone. In a
+            Pipeline, ``pipe.predict_proba(X, prior='train')`` passes it on (with
+            metadata routing enabled, after ``set_predict_proba_request(prior=True)``).
 
         ``predict_nonlinearity`` may replace the softmax (``None`` for none, or a
         callable), as in skorch; with ``'auto'`` and ``torch.nn.NLLLoss`` the module
-        returns probabilities itself (skorch's convention) and they are kept.
+        returns probabilities itself (skorch's convention) and they are kept. ``prior``
+        needs the softmax of logits.
         """
         nonlin = self.predict_nonlinearity
         if not (nonlin is None or nonlin == "auto" or callable(nonlin)):
             raise TypeError("predict_nonlinearity has to be a callable, 'auto' or None")
+        nll = isinstance(getattr(self, "criterion_", None), torch.nn.NLLLoss)
+        if prior is not None and (nonlin != "auto" or nll):
+            raise ValueError(
+                "prior shifts the logits before the softmax: it needs "
+                "predict_nonlinearity='auto' and a module that returns logits (not "
+                "NLLLoss's probabilities)."
+            )
         logits = self._logits(X)
         if not torch.isfinite(logits).all():
             bad = int((~torch.isfinite(logits)).any(dim=1).sum())
@@ -665,14 +707,39 @@ n_features), or torch Dataset
                 "rows: it diverged in training (lower lr, scale the features) or these "
                 "rows lie far outside the range of the training data."
             )
-        if nonlin == "auto":
-            nll = isinstance(getattr(self, "criterion_", None), torch.nn.NLLLoss)
+        if prior is not None:
+            shift = torch.as_tensor(self._prior_shift(prior), device=logits.device)
+            proba = torch.softmax(logits.float() + shift, dim=1)
+        elif nonlin == "auto":
             proba = logits if nll else torch.softmax(logits.float(), dim=1)
         elif nonlin is None:
             proba = logits
         else:
             proba = nonlin(logits)
         return proba.detach().cpu().numpy()
+
+    def _prior_shift(self, prior):
+        """What ``predict_proba(X, prior)`` adds to the logits before the softmax."""
+        train = getattr(self, "class_prior_", None)
+        weight = getattr(self, "class_weight_", None)
+        if train is None or weight is None:
+            raise ValueError(
+                "prior needs the training class frequencies, which a fit on a Dataset "
+                "without y does not record: pass y along with the Dataset."
+            )
+        target = prior_vector(prior, self.classes_, train)
+        # softmax(z + tau * log(train)) estimates the posterior under the frequencies
+        # the weighted loss trained for; Bayes' rule moves it to the target's.
+        trained = weight * (1.0 if self.sampling == "balanced" else train)
+        if not (trained > 0).all():
+            raise ValueError(
+                f"class_weight gives {self.classes_[trained <= 0].tolist()!r} a weight "
+                "of 0: the network never learned their frequency, so no prior applies."
+            )
+        with np.errstate(divide="ignore"):  # a class absent where deployed: P = 0
+            log_target = np.log(target)
+        shift = self._tau() * np.log(train) - np.log(trained) + log_target
+        return shift.astype(np.float32)
 
     def predict(self, X):
         """The most probable class for each row, as one of ``classes_``."""

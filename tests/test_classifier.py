@@ -343,10 +343,10 @@ def test_logit_adjustment_by_criterion(binary_data, criterion, setting, tau):
                                    rtol=1e-5)
 
 
-def test_class_weight_is_a_cost_on_top_of_the_raw_class_prior(binary_data):
+def test_class_weight_dict_is_a_cost_on_top_of_the_raw_class_prior(binary_data):
     X, y = binary_data
     frequencies = np.bincount(y) / len(y)
-    clf = ImbalancedNeuralClassifier(class_weight="balanced", **FAST).fit(X, y)
+    clf = ImbalancedNeuralClassifier(class_weight={1: 3.0}, **FAST).fit(X, y)
     np.testing.assert_allclose(clf.class_prior_, frequencies, rtol=1e-5)
     np.testing.assert_allclose(clf.criterion_.logit_shift.numpy(), np.log(frequencies),
                                rtol=1e-5)
@@ -358,7 +358,7 @@ def test_sample_weight_counts_like_repeated_rows(binary_data):
     X, y = binary_data
     weight = 1 + 3 * y
     repeated = np.repeat(np.arange(len(y)), weight)
-    params = dict(class_weight="balanced", logit_adjustment=1.0, **FAST)
+    params = dict(class_weight="balanced", **FAST)
     weighted = ImbalancedNeuralClassifier(**params).fit(X, y, sample_weight=weight)
     copies = ImbalancedNeuralClassifier(**params).fit(X[repeated], y[repeated])
     np.testing.assert_allclose(weighted.class_prior_, copies.class_prior_, rtol=1e-6)
@@ -676,12 +676,14 @@ def test_refits_with_a_criterion_that_is_not_a_module(binary_data):
     assert clf.predict(X).shape == y.shape
 
 
+@pytest.mark.filterwarnings("ignore:class_weight='balanced' and logit_adjustment")
 def test_a_rejected_fit_keeps_the_prior_shift_and_counts(binary_data):
     X, y = binary_data
     three = np.arange(len(y)) % 3
     clf = ImbalancedNeuralClassifier(module=MLP, module__n_features=X.shape[1],
                                      module__n_classes=3, classes=[0, 1, 2],
-                                     class_weight="balanced", warm_start=True, **FAST)
+                                     class_weight="balanced", logit_adjustment=1.0,
+                                     warm_start=True, **FAST)
     clf.initialize()
     shift = clf.criterion_.logit_shift.clone()  # uniform, before any data
     with pytest.raises(ValueError, match="needs rows of every class"):
