@@ -163,8 +163,10 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         Rows per class trained on (sums of ``sample_weight``), their shares (the
         logit adjustment's prior) and the class weights in effect.
     importance_ : ndarray of shape (n_classes,)
-        The adaptive importance per class (``'adaptive'``, ``'adaptive-seed'``); its
-        value after each epoch is in ``history[:, 'importance']``.
+        The adaptive importance per class (``'adaptive'``, ``'adaptive-seed'``): its
+        moving false-negative rate, so the class weight is ``1 + importance_`` (the
+        importance alone for ``'adaptive-seed'``); its value after each epoch is in
+        ``history[:, 'importance']``.
     max_epochs_ : int
         The epochs of the last ``fit`` or ``partial_fit`` call.
     module_, criterion_, optimizer_, history_
@@ -750,7 +752,10 @@ default=None
 
     @property
     def importance_(self):
-        """The adaptive importance per class, in ``classes_`` order."""
+        """The adaptive importance per class, in ``classes_`` order: each class's
+        moving false-negative rate (it starts at 1), not a feature importance. The loss
+        weighs class ``c`` by ``1 + importance_[c]`` with ``'adaptive'`` and by
+        ``importance_[c]`` with ``'adaptive-seed'``."""
         criterion = getattr(self, "criterion_", None)
         if not isinstance(getattr(criterion, "importance", None), torch.Tensor):
             raise AttributeError(
