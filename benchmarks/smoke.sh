@@ -15,6 +15,8 @@ for script in research/loss_variants.py research/adaptive_variants.py research/b
   echo "== $script --quick"
   python "$script" --quick --out "$scratch/$(basename "$script")"
 done
+echo "== research/fused_losses.py --quick"
+python research/fused_losses.py --quick
 echo "== paired.py"
 python paired.py "$scratch/loss_variants.py/results.csv" \
   --reference "adaptive, weight 1 + importance (the default)"

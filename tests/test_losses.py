@@ -695,3 +695,95 @@ def test_no_route_reads_the_data_off_the_cpu(name, reduction):
     value = criterion(logits, target)
     value.sum().backward()
     assert logits.grad.shape == logits.shape
+
+
+# ------------------------------------------------ against the formulas, composed
+def _reference_step(criterion, importance, logits, target, sample_weight=None):
+    """The criterion's formula composed from plain torch operations, autograd for the
+    gradient: ``(loss, importance after the step)``. The reference that any faster
+    route (a fused kernel, a custom autograd Function) must equal to rounding."""
+    shift = 0.0 if criterion.logit_shift is None else criterion.logit_shift.to(logits.dtype)
+    ce = F.cross_entropy(logits + shift, target, reduction="none")
+    raw_ce = F.cross_entropy(logits, target, reduction="none")
+    if isinstance(criterion, AdaptiveCrossEntropy):
+        importance = importance.clone()
+        if criterion.training:
+            weight = torch.ones(len(target)) if sample_weight is None else sample_weight
+            missed = (logits.argmax(1) != target).float()
+            for c in range(criterion.num_classes):
+                count = (weight * (target == c)).sum()
+                if count > 0:
+                    rate = (weight * missed * (target == c)).sum() / count
+                    importance[c] = criterion.alpha * rate + (1 - criterion.alpha) * importance[c]
+        loss = ce * (criterion.offset + importance.to(logits.dtype))[target]
+    elif isinstance(criterion, FocalLoss):  # 1 - p_t = -expm1(-CE) on the raw logits
+        loss = (-torch.expm1(-raw_ce)) ** criterion.gamma * ce
+    else:  # margin: H(m - p_t), p_t raw
+        loss = torch.heaviside(criterion.margin - torch.exp(-raw_ce.detach()),
+                               torch.tensor(0.5, dtype=logits.dtype)) * ce
+    if criterion.weight is not None:
+        loss = loss * criterion.weight.to(logits.dtype)[target]
+    return {"mean": loss.mean, "sum": loss.sum, "none": lambda: loss}[criterion.reduction](), \
+        importance
+
+
+EXACT = {
+    "adaptive": lambda c, **kw: AdaptiveCrossEntropy(c, alpha=0.3, **kw),
+    "adaptive-seed": lambda c, **kw: AdaptiveCrossEntropy(c, alpha=0.3, offset=0.0, **kw),
+    "ce": lambda c, **kw: FocalLoss(0.0, **kw),
+    "focal": lambda c, **kw: FocalLoss(2.0, **kw),
+    "margin": lambda c, **kw: MarginCrossEntropy(0.6, **kw),
+}
+
+
+@pytest.mark.parametrize("name", EXACT)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("prior", [False, True], ids=["no-prior", "prior"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_loss_gradient_and_importance_equal_the_composed_formula(name, reduction, weighted,
+                                                                 prior, dtype):
+    # The estimator's batch shapes and a large one; three training steps each, so that
+    # the importance's trajectory is compared too (with sample weights on the third).
+    g = torch.Generator().manual_seed(21)
+    for n, c in [(128, 2), (128, 5), (128, 10), (4096, 10)]:
+        if name == "margin" and c != 2:
+            n, c = (4096, 2) if n == 4096 else (n, 2)
+        kw = {"reduction": reduction}
+        if weighted:
+            kw["weight"] = torch.rand(c, generator=g) + 0.5
+        if prior:
+            kw["prior"] = torch.linspace(1.0, 0.05, c)
+        criterion = EXACT[name](c, **kw)
+        importance = getattr(criterion, "importance", torch.ones(c)).clone()
+        for step in range(3 if "adaptive" in name else 1):
+            logits, target = random_batch(g, n, c)
+            logits = logits.to(dtype)
+            sample_weight = torch.rand(n, generator=g) if step == 2 else None
+            extra = {} if sample_weight is None or "adaptive" not in name else {
+                "sample_weight": sample_weight}
+            x, r = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+            got = criterion(x, target, **extra)
+            expected, importance = _reference_step(criterion, importance, r, target,
+                                                   sample_weight if extra else None)
+            upstream = torch.rand(got.shape, generator=g, dtype=dtype)
+            (got * upstream).sum().backward()
+            (expected * upstream).sum().backward()
+            torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(x.grad, r.grad, rtol=1e-5, atol=1e-6)
+            if "adaptive" in name:
+                torch.testing.assert_close(criterion.importance, importance)
+
+
+@pytest.mark.parametrize("name", EXACT)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_gradcheck_in_float64(name, reduction):
+    # The importance is a constant of the gradient: its update is off (eval) here, as
+    # gradcheck calls the loss many times.
+    g = torch.Generator().manual_seed(22)
+    c = 2 if name == "margin" else 3
+    criterion = EXACT[name](c, reduction=reduction, weight=torch.rand(c, generator=g) + 0.5,
+                            prior=torch.linspace(1.0, 0.2, c)).double().eval()
+    logits, target = random_batch(g, 8, c)
+    logits = logits.double().requires_grad_()
+    assert torch.autograd.gradcheck(lambda z: criterion(z, target), (logits,))
