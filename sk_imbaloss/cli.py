@@ -233,7 +233,7 @@ def _print_tables(summary):
                  and name not in summary.skipped.get(method, ())]
         if fewer:
             print(f"(folds scored, where some failed: {', '.join(fewer)})")
-    if len(summary.datasets) > 1:
+    if len(summary.datasets) > 1 and len(summary.ranks):
         print(f"\nAverage rank over {len(summary.datasets)} data sets (1 = best: the "
               "highest score, the lowest Brier)")
         print(summary.ranks.rename(columns=_SHORT_NAMES)
@@ -248,7 +248,8 @@ def _print_plain_words(summary):
     print("\nIn plain words:")
     for paragraph in in_plain_words(summary):
         print()
-        print(textwrap.fill(paragraph, width=88))
+        # Not at a hyphen: method names (balanced-batches) stay whole.
+        print(textwrap.fill(paragraph, width=88, break_on_hyphens=False))
 
 
 def _check_out(out):

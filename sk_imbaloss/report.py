@@ -208,7 +208,8 @@ class Summary:
         ranks = (pd.concat([_average(matrices[m], m) for m in ranked], axis=1)
                  .sort_values(ranked[0], kind="stable") if ranked else pd.DataFrame())
         tests = {m: _friedman(matrices[m], m) for m in ranked}
-        by_metric = {m: ranks[m].sort_values(kind="stable") for m in ranked}
+        # No method to rank where each is skipped on some data set.
+        by_metric = {m: ranks[m].sort_values(kind="stable") for m in ranked if len(ranks)}
         scored = results if "status" not in results else results[results["status"] == "ok"]
         seconds = (scored.groupby("method", sort=False)["fit_seconds"].median()
                    if "fit_seconds" in results else pd.Series(dtype=float))
@@ -493,57 +494,72 @@ def _significance(summary, name, markdown):
     return " ".join(sentences)
 
 
-def _cheaper(leader, alike, seconds, name):
-    """The cheapest method as good as the leader, when it costs under half as much."""
-    costs = seconds.reindex(list(alike)).dropna()
-    if costs.empty or not seconds.get(leader, math.nan) > 0:
+def _times(ratios):
+    """``155``, ``3.9`` or ``131 to 155``: how many times cheaper."""
+    low, high = (f"{r:.0f}" if r >= 10 else f"{r:.1f}" for r in (min(ratios), max(ratios)))
+    return low if low == high else f"{low} to {high}"
+
+
+def _cheaper(leaders, alike, seconds, name):
+    """The cheapest method of ``alike`` (and ``leaders``), when every other leader costs
+    at least twice as much: a sentence, or None."""
+    costs = seconds.reindex(list(dict.fromkeys([*leaders, *alike]))).dropna()
+    if costs.empty or not costs.min() > 0:
         return None
     cheapest = costs.idxmin()
-    ratio = seconds[leader] / costs[cheapest] if costs[cheapest] > 0 else math.inf
-    if not 2 <= ratio < math.inf:
+    others = [m for m in leaders if m != cheapest and m in costs]
+    ratios = [costs[m] / costs[cheapest] for m in others]
+    if not ratios or min(ratios) < 2:
         return None
-    times = f"{ratio:.0f}" if ratio >= 10 else f"{ratio:.1f}"
-    return (f"{name(cheapest)} is not significantly worse there and {times} times cheaper "
-            f"to fit ({_fmt_seconds(costs[cheapest])} s against "
-            f"{_fmt_seconds(seconds[leader])} s).")
+    return (f"{name(cheapest)} ({_fmt_seconds(costs[cheapest])} s) is not significantly "
+            f"worse there and {_times(ratios)} times cheaper to fit than "
+            f"{_join(map(name, others))}.")
 
 
 def _costs(summary, name):
     """For the leader of each tested metric: the methods as good and what each costs."""
-    seconds = summary.fit_seconds
-    groups = {}  # (leader, alike) -> metrics
+    seconds, methods = summary.fit_seconds, summary.ranks.index
+    everyone, some = {}, {}  # leader -> metrics; (leader, alike) -> metrics
     for metric in summary.ranked:
-        if summary.alike[metric] is not None:
-            leader = summary.ranks[metric].idxmin()
-            groups.setdefault((leader, summary.alike[metric]), []).append(metric)
-    if not groups:
+        alike = summary.alike[metric]
+        if alike is None:
+            continue
+        leader = summary.leaders[metric][0]
+        if len(alike) == len(methods) - 1:
+            everyone.setdefault(leader, []).append(metric)
+        else:
+            some.setdefault((leader, alike), []).append(metric)
+    if not everyone and not some:
         return None
+
+    def on(metrics):
+        return _join(METRIC_NAMES[m] for m in metrics)
 
     def cost(method):
         return f"{name(method)} ({_fmt_seconds(seconds.get(method))} s)"
 
-    known = seconds.reindex(summary.ranks.index).dropna().sort_values(kind="stable")
+    known = seconds.reindex(methods).dropna().sort_values(kind="stable")
     sentences = ["Median seconds per fit: "
                  + ", ".join(f"{name(m)} {_fmt_seconds(s)}" for m, s in known.items()) + "."
                  ] if len(known) else []
-    for (leader, alike), metrics in groups.items():
-        head = f"{cost(leader)}, first on {_join(METRIC_NAMES[m] for m in metrics)},"
-        worse = [m for m in summary.ranks.index if m != leader and m not in alike]
+    if everyone:
+        leads = "; ".join(f"{name(leader)} at {_fmt_seconds(seconds.get(leader))} s on "
+                          f"{on(metrics)}" for leader, metrics in everyone.items())
+        sentences.append(f"On {on(m for ms in everyone.values() for m in ms)} no method is "
+                         f"significantly worse than the leader ({leads}).")
+        sentences.append(_cheaper(list(everyone), methods, seconds, name))
+    for (leader, alike), metrics in some.items():
+        head = f"{cost(leader)}, first on {on(metrics)},"
         if not alike:
             sentences.append(f"{head} is significantly better than every other method "
                              "(Nemenyi).")
             continue
-        if not worse:
-            sentences.append(f"{head} is not significantly different from any other "
-                             "method.")
-        else:
-            sentences.append(f"{head} is significantly better than {_join(map(name, worse))} "
-                             f"(Nemenyi) and not significantly different from "
-                             f"{_join(map(cost, alike))}.")
-        cheaper = _cheaper(leader, alike, seconds, name)
-        if cheaper:
-            sentences.append(cheaper)
-    return " ".join(sentences)
+        worse = [m for m in methods if m != leader and m not in alike]
+        sentences.append(f"{head} is significantly better than {_join(map(name, worse))} "
+                         f"(Nemenyi) and not significantly different from "
+                         f"{_join(map(cost, alike))}.")
+        sentences.append(_cheaper([leader], alike, seconds, name))
+    return " ".join(s for s in sentences if s)
 
 
 def _trade_off(summary, name):

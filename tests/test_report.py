@@ -391,9 +391,9 @@ def test_plain_words_name_a_method_as_good_as_the_leader_and_cheaper():
               "d2": {"a": 0.8, "b": 0.9, "c": 0.7}}
     words = _words(scores, seconds={"a": 4.0, "b": 0.04, "c": 2.0}, metrics=["g_mean"])
     assert "Median seconds per fit: b 0.04, c 2, a 4." in words
-    assert ("a (4 s), first on G-mean, minority F1 and Brier score, is not significantly "
-            "different from any other method. b is not significantly worse there and 100 "
-            "times cheaper to fit (0.04 s against 4 s).") in words
+    assert ("On G-mean, minority F1 and Brier score no method is significantly worse than "
+            "the leader (a at 4 s on G-mean, minority F1 and Brier score). b (0.04 s) is not "
+            "significantly worse there and 100 times cheaper to fit than a.") in words
     # Where the cheapest of them costs more than half the leader's, no claim is made.
     words = _words(scores, seconds={"a": 4.0, "b": 3.0, "c": 2.5}, metrics=["g_mean"])
     assert "cheaper" not in words
