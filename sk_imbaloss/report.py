@@ -322,8 +322,8 @@ def _direction(metrics):
     lower = [METRIC_NAMES[m] for m in metrics if m in LOWER_IS_BETTER]
     if not lower:
         return "for every metric higher is better"
-    return (f"higher is better for every metric but {_join(lower)} (of the probabilities "
-            "of `predict_proba`, as each method returns them), where lower is")
+    return (f"higher is better for every metric but the {_join(lower)} (of the "
+            "probabilities of `predict_proba`, as each method returns them), where lower is")
 
 
 def _overview(summary):
