@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import friedmanchisquare
 
+from ._results import LOWER_IS_BETTER
+
 __all__ = ["FriedmanResult", "average_ranks", "friedman", "skipped_methods"]
 
 _EXTRA_HINT = ('pip install matplotlib scikit-posthocs (the "report" extra: '
@@ -64,7 +66,8 @@ def _tied_ranks(values):
 
 
 def _rank_matrix(results, metric):
-    """Per data set, rank 1 for the best mean score; ties (within 1e-9) get their
+    """Per data set, rank 1 for the best mean score (the lowest for the metrics
+    :data:`LOWER_IS_BETTER`, the highest for the others); ties (within 1e-9) get their
     average rank.
 
     A method with no score on a data set because every fold failed ranks last there,
@@ -72,8 +75,8 @@ def _rank_matrix(results, metric):
     set (:func:`skipped_methods`) are left out.
     """
     scores = _mean_scores(results, metric).drop(columns=list(skipped_methods(results)))
-    scores = scores.fillna(-np.inf)
-    ranks = np.apply_along_axis(_tied_ranks, 1, -scores.to_numpy())
+    losses = scores if metric in LOWER_IS_BETTER else -scores
+    ranks = np.apply_along_axis(_tied_ranks, 1, losses.fillna(np.inf).to_numpy())
     return pd.DataFrame(ranks, index=scores.index, columns=scores.columns)
 
 
@@ -85,7 +88,7 @@ def average_ranks(results, metric):
     results : pandas.DataFrame
         As returned by :func:`~sk_imbaloss.compare.run_comparison`.
     metric : str
-        A higher-is-better metric column, e.g. ``"g_mean"``.
+        A metric column, e.g. ``"g_mean"``.
 
     Returns
     -------
@@ -93,7 +96,11 @@ def average_ranks(results, metric):
         Indexed by method, best first; without the methods that do not apply to
         every data set (:func:`skipped_methods`).
     """
-    ranks = _rank_matrix(results, metric).mean().sort_values(kind="stable")
+    return _average(_rank_matrix(results, metric), metric)
+
+
+def _average(rank_matrix, metric):
+    ranks = rank_matrix.mean().sort_values(kind="stable")
     ranks.index.name = "method"
     return ranks.rename(metric)
 
@@ -128,7 +135,7 @@ def friedman(results, metric):
     results : pandas.DataFrame
         As returned by :func:`~sk_imbaloss.compare.run_comparison`.
     metric : str
-        A higher-is-better metric column.
+        A metric column.
 
     Returns
     -------
@@ -136,7 +143,11 @@ def friedman(results, metric):
         The test is run only with at least 3 data sets and 3 methods (otherwise
         ``reason`` says so); the post-hoc needs scikit-posthocs.
     """
-    ranks = _rank_matrix(results, metric)
+    return _friedman(_rank_matrix(results, metric), metric)
+
+
+def _friedman(ranks, metric):
+    """:func:`friedman` on a rank matrix (data sets x methods)."""
     n_datasets, n_methods = ranks.shape
     if n_datasets < 3 or n_methods < 3:
         return FriedmanResult(metric, reason=(

@@ -42,7 +42,10 @@ DEFAULT_METHODS = (
     "balanced-rf",
 )
 
-#: The test-fold scores, in the order of the results' columns; all higher-is-better.
+#: The test-fold scores, in the order of the results' columns. ``brier`` scores
+#: ``predict_proba`` as the method returns it (binary: the mean squared error of the
+#: minority probability; multi-class: of every class's probability, summed over the
+#: classes); the others score the predictions.
 METRICS = (
     "balanced_accuracy",
     "g_mean",
@@ -50,7 +53,11 @@ METRICS = (
     "average_precision",
     "minority_f1",
     "mcc",
+    "brier",
 )
+
+#: The metrics for which lower is better; higher is better for the others.
+LOWER_IS_BETTER = ("brier",)
 
 #: The columns of the results, in order; one row per (dataset, method, repeat, fold).
 #: ``status`` is ``"ok"`` (scored), ``"failed"`` or ``"skipped"`` (the method does not

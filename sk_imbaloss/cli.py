@@ -27,6 +27,7 @@ _SHORT_NAMES = {
     "roc_auc": "ROC-AUC",
     "minority_f1": "F1-min",
     "mcc": "MCC",
+    "brier": "Brier",
     "fit_seconds": "fit-s",
 }
 
@@ -147,6 +148,11 @@ def _warning(message):
     print(f"sk-imbaloss: warning: {message}", file=sys.stderr)
 
 
+def _skipped(message):
+    """A data set left out of the run: the run goes on without it."""
+    print(f"sk-imbaloss: skipped: {message}", file=sys.stderr)
+
+
 def _load_datasets(paths, target, folds):
     """Load and check every data set; report the bad ones on stderr and skip them."""
     from .compare import check_dataset
@@ -159,7 +165,7 @@ def _load_datasets(paths, target, folds):
         for given in paths:
             files = list(iter_data_paths([given]))
             if not files:
-                _error(f"{given}: folder has no .csv files (compressed or not); skipped.")
+                _skipped(f"{given}: folder has no .csv files (compressed or not).")
             for path in files:
                 resolved = Path(path).resolve()
                 if resolved in seen:  # twice would count it twice in the tests
@@ -169,7 +175,7 @@ def _load_datasets(paths, target, folds):
                 try:
                     datasets.append(as_dataset(load_csv(path, target=target)))
                 except ValueError as exc:
-                    _error(f"{exc} Skipped.")
+                    _skipped(str(exc))
     # Two files of the same name in different folders stay apart in the report: the
     # later ones get a suffix that no file's own name has (str, str-2 beside a str-2.csv
     # becomes str-3).
@@ -183,7 +189,7 @@ def _load_datasets(paths, target, folds):
         try:
             check_dataset(unique, X, y, folds)
         except ValueError as exc:
-            _error(f"{exc} Skipped.")
+            _skipped(str(exc))
             continue
         usable.append((unique, X, y))
     return usable
@@ -208,46 +214,42 @@ def _print_failures(results):
                  f"{row.reason}")
 
 
-def _print_tables(results, datasets):
+def _print_tables(summary):
     """Mean test scores per method for each data set, then the average ranks."""
-    from .report import HEADLINE_METRICS, average_ranks, skipped_methods, summarize
-
-    metrics = [*HEADLINE_METRICS, "minority_f1", "mcc", "fit_seconds"]
-    means = summarize(results, metrics).xs("mean", axis=1, level=1)
+    results = summary.results
+    means = summary.means[[*summary.tabled, "fit_seconds"]].xs("mean", axis=1, level=1)
     means = means.rename(columns=_SHORT_NAMES)
     n_folds = results.groupby(["dataset", "method"]).size().max()
     scored = results[results["status"] == "ok"].groupby(["dataset", "method"]).size()
-    skipped = skipped_methods(results)
-    for name, X, y in datasets:
+    for name, sizes in summary.datasets.iterrows():
         if name not in means.index.get_level_values("dataset"):
             continue
-        minority = min((y == label).sum() for label in set(y.tolist()))
-        print(f"\n{name}: {len(y)} rows, {X.shape[1]} features, {minority} minority; "
-              f"mean of {n_folds} test folds")
+        print(f"\n{name}: {sizes['rows']} rows, {sizes['features']} features, "
+              f"{sizes['minority']} minority; mean of {n_folds} test folds")
         print(means.loc[name].to_string(float_format=lambda v: f"{v:.3f}"))
         methods = results.loc[results["dataset"] == name, "method"].unique()
         fewer = [f"{method} {scored.get((name, method), 0)}" for method in methods
                  if scored.get((name, method), 0) < n_folds
-                 and name not in skipped.get(method, ())]
+                 and name not in summary.skipped.get(method, ())]
         if fewer:
             print(f"(folds scored, where some failed: {', '.join(fewer)})")
-    if len(datasets) > 1:
-        ranks = [average_ranks(results, m).rename(_SHORT_NAMES[m])
-                 for m in (*HEADLINE_METRICS, "minority_f1")]
-        table = ranks[0].to_frame().join(ranks[1:])
-        print(f"\nAverage rank over {len(datasets)} data sets (1 = best)")
-        print(table.to_string(float_format=lambda v: f"{v:.2f}"))
-        for method, names in skipped.items():
+    if len(summary.datasets) > 1 and len(summary.ranks):
+        print(f"\nAverage rank over {len(summary.datasets)} data sets (1 = best: the "
+              "highest score, the lowest Brier)")
+        print(summary.ranks.rename(columns=_SHORT_NAMES)
+              .to_string(float_format=lambda v: f"{v:.2f}"))
+        for method, names in summary.skipped.items():
             print(f"({method}: not ranked, not run on {', '.join(names)})")
 
 
-def _print_plain_words(results):
+def _print_plain_words(summary):
     from .report import in_plain_words
 
     print("\nIn plain words:")
-    for paragraph in in_plain_words(results):
+    for paragraph in in_plain_words(summary):
         print()
-        print(textwrap.fill(paragraph, width=88))
+        # Not at a hyphen: method names (balanced-batches) stay whole.
+        print(textwrap.fill(paragraph, width=88, break_on_hyphens=False))
 
 
 def _check_out(out):
@@ -332,7 +334,7 @@ def _load_and_run(args):
 def _run_and_report(args, datasets, scheduler, journal):
     from .compare import run_comparison
     from .journal import JournalError, SettingsMismatch
-    from .report import report_files, write_report
+    from .report import Summary, report_files, write_report
 
     try:
         journal.check_owned(report_files())  # before the run, not after it
@@ -357,17 +359,18 @@ def _run_and_report(args, datasets, scheduler, journal):
                f"{'; '.join(results['error'].unique())}.")
         return 1
     _print_failures(results)
+    summary = Summary.build(results, datasets=datasets)
     try:
-        paths = write_report(results, journal)
+        paths = write_report(summary, journal)
     except OSError as exc:
         _error(f"cannot write the report in {args.out} ({exc}); the finished fits are "
                f"kept in {journal.path}: run the same command again to write it.")
         return 1
-    _print_tables(results, datasets)
+    _print_tables(summary)
     print("\nWrote:")
     for path in paths:
         print(f"  {path}")
-    _print_plain_words(results)
+    _print_plain_words(summary)
     if (results["status"] != "ok").all():
         _error("every fit failed; see the errors above.")
         return 1

@@ -32,6 +32,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     average_precision_score,
     balanced_accuracy_score,
+    brier_score_loss,
     f1_score,
     matthews_corrcoef,
     roc_auc_score,
@@ -341,6 +342,9 @@ def _scores(y_true, y_pred, proba, classes, minority):
             y_true, y_pred, labels=[minority], average="macro", zero_division=0.0
         ),
         "mcc": matthews_corrcoef(y_true, y_pred),
+        # The multi-class Brier (summed over the classes) for 3 classes or more; halved
+        # for 2, where it is the usual one of the minority probability.
+        "brier": brier_score_loss(y_true, proba, labels=classes),
     }
 
 

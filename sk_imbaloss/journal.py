@@ -58,6 +58,24 @@ class SettingsMismatch(JournalError):
         )
 
 
+def _check_columns(db, path, fresh):
+    """Refuse fits recorded with other columns (by another version of sk-imbaloss)
+    rather than mix them with this run's; ``fresh`` drops them with their table."""
+    held = [row[1] for row in db.execute("PRAGMA table_info(fits)")]
+    if not held or held == list(COLUMNS):
+        return
+    if fresh:
+        with db:
+            db.execute("DROP TABLE fits")
+        return
+    missing = [c for c in COLUMNS if c not in held]
+    raise JournalError(
+        f"{path}: its fits were recorded by another version of sk-imbaloss, "
+        f"{'without ' + ', '.join(missing) if missing else 'with other columns'}; start "
+        "afresh (--fresh) to run them again, or use another folder."
+    )
+
+
 def _lock(folder):
     """Lock the folder for this process, or raise JournalError when another holds it.
 
@@ -131,6 +149,11 @@ class Journal:
             db.close()
             raise JournalError(f"{self.path}: not a journal of sk-imbaloss; move it "
                                "away or use another folder.")
+        try:
+            _check_columns(db, self.path, fresh)
+        except BaseException:
+            db.close()
+            raise
         columns = ", ".join(f'"{c}"' for c in COLUMNS)
         with db:
             db.execute(f"PRAGMA application_id = {_APPLICATION_ID}")

@@ -12,6 +12,7 @@ and the markdown summary are still written.
 
 import math
 import re
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -21,17 +22,21 @@ from ._ranks import (
     _EXTRA_HINT,
     _TIE_TOLERANCE,
     FriedmanResult,
+    _average,
+    _friedman,
+    _rank_matrix,
     average_ranks,
     friedman,
     skipped_methods,
 )
-from ._results import METRICS
+from ._results import LOWER_IS_BETTER, METRICS
 from .journal import Journal
 
 __all__ = [
     "HEADLINE_METRICS",
     "METRIC_NAMES",
     "FriedmanResult",
+    "Summary",
     "average_ranks",
     "failures",
     "friedman",
@@ -53,9 +58,14 @@ METRIC_NAMES = {
     "average_precision": "average precision",
     "minority_f1": "minority F1",
     "mcc": "MCC",
+    "brier": "Brier score",
     "fit_seconds": "fit seconds",
 }
 
+#: Ranked, tested and led beside the metrics a report is given: minority F1, which the
+#: plain words weigh against a balanced decision, and the Brier score, the quality of
+#: the probabilities.
+_ALSO_RANKED = ("minority_f1", "brier")
 
 
 # ---------------------------------------------------------------------- tables
@@ -75,9 +85,8 @@ def summarize(results, metrics=METRICS + ("fit_seconds",)):
         ``(metric, "mean")`` and ``(metric, "std")``. Failed folds are left out; a
         method that failed on every fold of a data set has NaN there.
     """
-    return results.groupby(["dataset", "method"], sort=False)[list(metrics)].agg(
-        ["mean", "std"]
-    )
+    metrics = [m for m in metrics if m in results]
+    return results.groupby(["dataset", "method"], sort=False)[metrics].agg(["mean", "std"])
 
 
 def failures(results):
@@ -105,6 +114,151 @@ def failures(results):
     ).agg(status=("status", "first"), n=("status", "size"), reason=("error", "first"))
     table["folds"] = table["n"].astype(str) + "/" + pairs.size().loc[table.index].astype(str)
     return table.reset_index()[columns]
+
+
+# ---------------------------------------------------------------------- the summary
+@dataclass(frozen=True)
+class Summary:
+    """What the results of a comparison say, computed once: the terminal tables of
+    ``sk-imbaloss compare``, ``summary.md`` and the plain words are written from it,
+    so they agree. Made by :meth:`build`.
+
+    Attributes
+    ----------
+    results : pandas.DataFrame
+        As returned by :func:`~sk_imbaloss.compare.run_comparison`.
+    metrics : tuple of str
+        The metrics the report leads with: a critical-difference diagram and box plots
+        each.
+    ranked : tuple of str
+        ``metrics``, then minority F1 and the Brier score where the results have
+        them: ranked, tested and led.
+    tabled : tuple of str
+        ``metrics``, then every other metric of the results: a table of means each.
+    alpha : float
+        Significance level of the tests.
+    datasets : pandas.DataFrame or None
+        Per data set (the index, in the results' order), its ``rows``, ``features``,
+        ``classes`` and ``minority`` (the rows of its smallest class); ``None`` when
+        built without the data.
+    means : pandas.DataFrame
+        :func:`summarize` of the results.
+    ranks : pandas.DataFrame
+        The average rank (1 = best) of each method (index) on each metric of
+        ``ranked`` (columns), best first on the first; without the methods that do
+        not apply to every data set (:func:`skipped_methods`).
+    tests : dict of str to FriedmanResult
+        Per metric of ``ranked``.
+    leaders : dict of str to tuple of str
+        Per metric of ``ranked``, the methods sharing the best average rank.
+    alike : dict of str to tuple of str or None
+        Per metric of ``ranked``, the other methods not significantly different from
+        the first leader: all of them where the Friedman test finds no difference,
+        those the Nemenyi test does not tell from it where it does; ``None`` where
+        untested.
+    fit_seconds : pandas.Series
+        The median seconds per fit of each method, over its scored folds.
+    skipped : dict of str to list of str
+        :func:`skipped_methods`.
+    failures : pandas.DataFrame
+        :func:`failures`.
+    """
+
+    results: pd.DataFrame
+    metrics: tuple
+    ranked: tuple
+    tabled: tuple
+    alpha: float
+    datasets: pd.DataFrame | None
+    means: pd.DataFrame
+    ranks: pd.DataFrame
+    tests: dict
+    leaders: dict
+    alike: dict
+    fit_seconds: pd.Series
+    skipped: dict
+    failures: pd.DataFrame
+
+    @classmethod
+    def build(cls, results, metrics=HEADLINE_METRICS, alpha=0.05, datasets=None):
+        """Rank, test and describe the results.
+
+        Parameters
+        ----------
+        results : pandas.DataFrame
+            As returned by :func:`~sk_imbaloss.compare.run_comparison`.
+        metrics : sequence of str, default=HEADLINE_METRICS
+        alpha : float, default=0.05
+        datasets : list of (name, X, y), default=None
+            The data sets of the run, as given to
+            :func:`~sk_imbaloss.compare.run_comparison`: their sizes are described,
+            and advice that holds for binary data only (tuning the decision
+            threshold) is left out when one has more than two classes. Without them
+            that advice says it is for binary data.
+
+        Returns
+        -------
+        summary : Summary
+        """
+        metrics = tuple(m for m in metrics if m in results)
+        ranked = (*metrics, *(m for m in _ALSO_RANKED if m in results and m not in metrics))
+        tabled = (*metrics, *(m for m in METRICS if m in results and m not in metrics))
+        # One rank matrix per metric, for both the average ranks and the test.
+        matrices = {m: _rank_matrix(results, m) for m in ranked}
+        ranks = (pd.concat([_average(matrices[m], m) for m in ranked], axis=1)
+                 .sort_values(ranked[0], kind="stable") if ranked else pd.DataFrame())
+        tests = {m: _friedman(matrices[m], m) for m in ranked}
+        # No method to rank where each is skipped on some data set.
+        by_metric = {m: ranks[m].sort_values(kind="stable") for m in ranked if len(ranks)}
+        scored = results if "status" not in results else results[results["status"] == "ok"]
+        seconds = (scored.groupby("method", sort=False)["fit_seconds"].median()
+                   if "fit_seconds" in results else pd.Series(dtype=float))
+        return cls(
+            results=results, metrics=metrics, ranked=ranked, tabled=tabled, alpha=alpha,
+            datasets=_describe(datasets), means=summarize(results), ranks=ranks,
+            tests=tests, leaders={m: _leaders(r) for m, r in by_metric.items()},
+            alike={m: _alike(r, tests[m], alpha) for m, r in by_metric.items()},
+            fit_seconds=seconds, skipped=skipped_methods(results),
+            failures=failures(results),
+        )
+
+    @property
+    def binary(self):
+        """Whether every data set has two classes; ``None`` when built without them."""
+        return None if self.datasets is None else bool((self.datasets["classes"] == 2).all())
+
+
+def _describe(datasets):
+    if datasets is None:
+        return None
+    rows = []
+    for name, X, y in datasets:
+        _, counts = np.unique(np.asarray(y), return_counts=True)
+        rows.append(dict(dataset=name, rows=len(y), features=np.shape(X)[1],
+                         classes=len(counts), minority=counts.min()))
+    return pd.DataFrame(rows).set_index("dataset")
+
+
+def _leaders(ranks):
+    """The methods sharing the best average rank (``ranks`` sorted, best first)."""
+    return tuple(ranks.index[ranks <= ranks.iloc[0] + _TIE_TOLERANCE])
+
+
+def _alike(ranks, test, alpha):
+    """The other methods not significantly different from the first of ``ranks``."""
+    leader, others = ranks.index[0], tuple(ranks.index[1:])
+    if np.isnan(test.pvalue):
+        return None
+    if test.pvalue >= alpha:  # Friedman finds no difference: the post-hoc is not read
+        return others
+    if test.posthoc is None:
+        return None
+    return tuple(m for m in others if test.posthoc.loc[leader, m] >= alpha)
+
+
+def _as_summary(results, metrics, alpha):
+    return (results if isinstance(results, Summary)
+            else Summary.build(results, metrics, alpha))
 
 
 # ---------------------------------------------------------------------- markdown
@@ -139,23 +293,22 @@ def _markdown_table(frame):
     return "\n".join(lines)
 
 
-def _mean_std_table(summary, metric, digits=3):
+def _mean_std_table(means, metric, digits=3):
     """Methods x data sets, each cell ``mean ± std``."""
-    cells = summary[metric].apply(
+    cells = means[metric].apply(
         lambda r: f"{_fmt(r['mean'], digits)} ± {_fmt(r['std'], digits)}", axis=1
     )
     table = cells.unstack("dataset")
     table = table.reindex(
-        index=summary.index.get_level_values("method").unique(),
-        columns=summary.index.get_level_values("dataset").unique(),
+        index=means.index.get_level_values("method").unique(),
+        columns=means.index.get_level_values("dataset").unique(),
     )
     table.index.name = "method"
     return table
 
 
-def _skipped_note(results):
+def _skipped_note(skipped):
     """A sentence naming the methods left out of the ranks, or None."""
-    skipped = skipped_methods(results)
     if not skipped:
         return None
     listed = "; ".join(f"{_code(m)} (not run on {', '.join(map(_code, sets))})"
@@ -164,18 +317,31 @@ def _skipped_note(results):
             f"data set: {listed}.")
 
 
-def _overview(results):
+def _direction(metrics):
+    """Which way is better, for the metrics given."""
+    lower = [METRIC_NAMES[m] for m in metrics if m in LOWER_IS_BETTER]
+    if not lower:
+        return "for every metric higher is better"
+    return (f"higher is better for every metric but the {_join(lower)} (of the "
+            "probabilities of `predict_proba`, as each method returns them), where lower is")
+
+
+def _overview(summary):
+    results = summary.results
     n_splits = results.groupby(["dataset", "method"])[["repeat", "fold"]].nunique()
     folds, repeats = int(n_splits["fold"].max()), int(n_splits["repeat"].max())
     datasets = ", ".join(map(_code, results["dataset"].unique()))
     methods = ", ".join(map(_code, results["method"].unique()))
-    return (
+    text = (
         f"Data sets: {datasets}.\n\nMethods: {methods}.\n\n"
         f"Repeated stratified {folds}-fold cross-validation, {repeats} repeat(s). "
         f"Scores are on the test folds, as mean ± standard deviation over the "
-        f"{folds * repeats} folds; for every metric higher is better, and the "
-        "minority class is the positive class."
+        f"{folds * repeats} folds; {_direction(summary.tabled)}, and the minority class "
+        "is the positive class."
     )
+    if summary.datasets is not None:
+        text += "\n\n" + _markdown_table(summary.datasets.rename_axis("data set"))
+    return text
 
 
 def _join(words):
@@ -230,11 +396,10 @@ def _tests_section(tests, figures, alpha):
     return "\n".join(lines)
 
 
-def _summary_markdown(results, metrics, tests, figures, alpha, figure_note):
-    summary = summarize(results)
-    parts = ["# sk-imbaloss compare\n", _overview(results) + "\n"]
+def _summary_markdown(summary, figures, figure_note):
+    parts = ["# sk-imbaloss compare\n", _overview(summary) + "\n"]
 
-    table = failures(results).set_index("dataset")
+    table = summary.failures.set_index("dataset")
     if len(table):
         parts.append("## Failed or skipped fits\n\nTheir folds are left out of the "
                      "means; a method whose every fold failed on a data set ranks last "
@@ -242,27 +407,27 @@ def _summary_markdown(results, metrics, tests, figures, alpha, figure_note):
                      "and tests.\n")
         parts.append(_markdown_table(table) + "\n")
 
-    for metric in metrics:
+    for metric in summary.tabled:
         parts.append(f"## {METRIC_NAMES[metric]}\n")
-        parts.append(_markdown_table(_mean_std_table(summary, metric)) + "\n")
+        parts.append(_markdown_table(_mean_std_table(summary.means, metric)) + "\n")
 
-    ranked = _with_minority_f1(metrics, results)
-    ranks = pd.concat(
-        [average_ranks(results, m).rename(METRIC_NAMES[m]) for m in ranked], axis=1
-    ).sort_values(METRIC_NAMES[metrics[0]], kind="stable")
     parts.append("## Average ranks\n\nOn each data set the methods are ranked by mean "
                  "score (1 = best, ties share the average rank); the table averages "
                  "the ranks over the data sets.\n")
-    note = _skipped_note(results)
+    note = _skipped_note(summary.skipped)
     if note:
         parts.append(note + "\n")
+    ranks = summary.ranks.rename(columns=METRIC_NAMES)
     parts.append(_markdown_table(ranks.map(lambda r: f"{r:.2f}")) + "\n")
 
     parts.append("## Statistical tests\n")
-    parts.append(_tests_section(tests, figures, alpha))
+    parts.append(_tests_section(summary.tests, figures, summary.alpha))
 
-    parts.append("## Fit time\n\nSeconds per fit on the training fold.\n")
-    parts.append(_markdown_table(_mean_std_table(summary, "fit_seconds", digits=2)) + "\n")
+    parts.append("## Fit time\n\nSeconds per fit on the training fold; the last column "
+                 "is the median over every scored fold, the one the plain words give.\n")
+    table = _mean_std_table(summary.means, "fit_seconds", digits=2)
+    table["median"] = summary.fit_seconds.reindex(table.index).map(_fmt_seconds)
+    parts.append(_markdown_table(table) + "\n")
 
     parts.append("## Figures\n")
     if figure_note:
@@ -271,7 +436,7 @@ def _summary_markdown(results, metrics, tests, figures, alpha, figure_note):
         parts.append(f"![{METRIC_NAMES[metric]} per method]({path.name})\n")
 
     parts.append("## In plain words\n")
-    parts += [p + "\n" for p in in_plain_words(results, metrics, tests, alpha, markdown=True)]
+    parts += [p + "\n" for p in in_plain_words(summary, markdown=True)]
     return "\n".join(parts).rstrip("\n") + "\n"
 
 
@@ -283,127 +448,172 @@ _BALANCED_METRICS = ("g_mean", "balanced_accuracy")
 _TUNE_F1 = 'TunedThresholdClassifierCV(model, scoring="f1")'
 
 
-def _with_minority_f1(metrics, results):
-    """``metrics``, and minority F1 where the results have it: the plain words weigh it
-    against the balanced metrics."""
-    return [*metrics, *(m for m in ("minority_f1",) if m in results and m not in metrics)]
+def _fmt_seconds(seconds):
+    """0.042, 4.1, 37, 412: two significant digits, none after the point from 100."""
+    if pd.isna(seconds):
+        return "–"
+    return f"{seconds:.2g}" if seconds < 100 else f"{seconds:.0f}"
 
 
-def _leaders(ranks):
-    """The methods sharing the best average rank."""
-    return list(ranks.index[ranks <= ranks.iloc[0] + _TIE_TOLERANCE])
-
-
-def _leads(ranks, n_datasets, name):
+def _leads(summary, name):
     """Which method leads on which metric."""
     groups = {}
-    for metric, r in ranks.items():
-        groups.setdefault(tuple(_leaders(r)), []).append(
-            f"{METRIC_NAMES[metric]} ({r.iloc[0]:.2f})")
+    for metric in summary.ranked:
+        groups.setdefault(summary.leaders[metric], []).append(
+            f"{METRIC_NAMES[metric]} ({summary.ranks[metric].min():.2f})")
+    n_datasets = summary.results["dataset"].nunique()
     where = (f"Average rank over {n_datasets} data sets" if n_datasets > 1
              else "Rank on the one data set")
     clauses = [f"{_join(map(name, leaders))} "
                f"{'leads' if len(leaders) == 1 else 'tie for the lead'} on {_join(on)}"
                for leaders, on in groups.items()]
-    n_methods = max(len(r) for r in ranks.values())
-    return f"{where} (1 = best of {n_methods}): " + "; ".join(clauses) + "."
+    return (f"{where} (1 = best of {len(summary.ranks)}): " + "; ".join(clauses) + ".")
 
 
-def _posthoc_words(metric, test, ranks, alpha, name):
-    """What the Nemenyi test says of the leader on a metric where Friedman's is
-    significant."""
-    leader = ranks.index[0]
-    p = test.posthoc.loc[leader]
-    others = [m for m in ranks.index if m != leader]
-    worse = [m for m in others if p[m] < alpha]
-    alike = [m for m in others if p[m] >= alpha]
-    head = f"{name(leader)}, first on {METRIC_NAMES[metric]},"
-    if worse and alike:
-        return (f"{head} is significantly better than {_join(map(name, worse))} (Nemenyi) "
-                f"and not significantly different from {_join(map(name, alike))}.")
-    if worse:
-        return f"{head} is significantly better than every other method (Nemenyi)."
-    pairs = [(a, b) for i, a in enumerate(ranks.index) for b in ranks.index[i + 1:]
-             if test.posthoc.loc[a, b] < alpha]
-    if not pairs:
-        return (f"{head} is not significantly different from any other method, and no "
-                "pair of methods is (Nemenyi).")
-    listed = _join(f"{name(a)} over {name(b)}" for a, b in pairs[:4])
-    more = f" and {len(pairs) - 4} more" if len(pairs) > 4 else ""
-    return (f"{head} is not significantly different from any other method (Nemenyi); "
-            f"the pairs that are: {listed}{more}.")
-
-
-def _significance(tests, ranks, alpha, name, markdown):
+def _significance(summary, name, markdown):
     """What is and is not significant, metric by metric."""
-    sentences = []
+    tests, alpha, sentences = summary.tests, summary.alpha, []
     for reason, group in _by_reason(tests, not_run=True).items():
         why = "see Statistical tests" if markdown else reason
         sentences.append(f"Significance{_for_metrics(group, tests)}: not tested ({why}), "
                          "so no difference in these ranks is shown to be more than chance.")
+    def on(metrics, verdict):
+        ps = _join(f"{tests[m].pvalue:.2g}" for m in metrics)
+        return (f"On {_join(METRIC_NAMES[m] for m in metrics)} the methods {verdict} "
+                f"(Friedman p = {ps}, at α = {alpha}).")
+
     alike = [m for m, t in tests.items() if t.pvalue >= alpha]
     if alike:
-        ps = _join(f"{t.pvalue:.2g}" for m, t in tests.items() if m in alike)
-        sentences.append(
-            f"On {_join(METRIC_NAMES[m] for m in alike)} the methods are not significantly "
-            f"different (Friedman p = {ps}, at α = {alpha}).")
-    for metric, test in tests.items():
-        if not test.pvalue < alpha:
-            continue
-        sentences.append(f"On {METRIC_NAMES[metric]} the methods differ significantly "
-                         f"(Friedman p = {test.pvalue:.2g}).")
-        if test.posthoc is None:
-            sentences.append("Which pairs differ needs the post-hoc test "
-                             f"({'see Statistical tests' if markdown else test.reason}).")
-        else:
-            sentences.append(_posthoc_words(metric, test, ranks[metric], alpha, name))
+        sentences.append(on(alike, "are not significantly different"))
+    differ = [m for m, t in tests.items() if t.pvalue < alpha]
+    if differ:
+        sentences.append(on(differ, "differ significantly"))
+    for reason, group in _by_reason({m: tests[m] for m in differ}, not_run=False).items():
+        sentences.append(f"Which pairs differ{_for_metrics(group, differ)} needs the "
+                         f"post-hoc test ({'see Statistical tests' if markdown else reason}).")
     return " ".join(sentences)
 
 
-def _trade_off(ranks, name, code):
+def _times(ratios):
+    """``155``, ``3.9`` or ``131 to 155``: how many times cheaper."""
+    low, high = (f"{r:.0f}" if r >= 10 else f"{r:.1f}" for r in (min(ratios), max(ratios)))
+    return low if low == high else f"{low} to {high}"
+
+
+def _cheaper(leaders, alike, seconds, name):
+    """The cheapest method of ``alike`` (and ``leaders``), when every other leader costs
+    at least twice as much: a sentence, or None."""
+    costs = seconds.reindex(list(dict.fromkeys([*leaders, *alike]))).dropna()
+    if costs.empty or not costs.min() > 0:
+        return None
+    cheapest = costs.idxmin()
+    others = [m for m in leaders if m != cheapest and m in costs]
+    ratios = [costs[m] / costs[cheapest] for m in others]
+    if not ratios or min(ratios) < 2:
+        return None
+    return (f"{name(cheapest)} ({_fmt_seconds(costs[cheapest])} s) is not significantly "
+            f"worse there and {_times(ratios)} times cheaper to fit than "
+            f"{_join(map(name, others))}.")
+
+
+def _costs(summary, name):
+    """For the leader of each tested metric: the methods as good and what each costs."""
+    seconds, methods = summary.fit_seconds, summary.ranks.index
+    everyone, some = {}, {}  # leader -> metrics; (leader, alike) -> metrics
+    for metric in summary.ranked:
+        alike = summary.alike[metric]
+        if alike is None:
+            continue
+        leader = summary.leaders[metric][0]
+        if len(alike) == len(methods) - 1:
+            everyone.setdefault(leader, []).append(metric)
+        else:
+            some.setdefault((leader, alike), []).append(metric)
+    if not everyone and not some:
+        return None
+
+    def on(metrics):
+        return _join(METRIC_NAMES[m] for m in metrics)
+
+    def cost(method):
+        return f"{name(method)} ({_fmt_seconds(seconds.get(method))} s)"
+
+    known = seconds.reindex(methods).dropna().sort_values(kind="stable")
+    sentences = ["Median seconds per fit: "
+                 + ", ".join(f"{name(m)} {_fmt_seconds(s)}" for m, s in known.items()) + "."
+                 ] if len(known) else []
+    if everyone:
+        leads = "; ".join(f"{name(leader)} at {_fmt_seconds(seconds.get(leader))} s on "
+                          f"{on(metrics)}" for leader, metrics in everyone.items())
+        sentences.append(f"On {on(m for ms in everyone.values() for m in ms)} no method is "
+                         f"significantly worse than the leader ({leads}).")
+        sentences.append(_cheaper(list(everyone), methods, seconds, name))
+    for (leader, alike), metrics in some.items():
+        head = f"{cost(leader)}, first on {on(metrics)},"
+        if not alike:
+            sentences.append(f"{head} is significantly better than every other method "
+                             "(Nemenyi).")
+            continue
+        worse = [m for m in methods if m != leader and m not in alike]
+        sentences.append(f"{head} is significantly better than {_join(map(name, worse))} "
+                         f"(Nemenyi) and not significantly different from "
+                         f"{_join(map(cost, alike))}.")
+        sentences.append(_cheaper([leader], alike, seconds, name))
+    return " ".join(s for s in sentences if s)
+
+
+def _trade_off(summary, name):
     """A balanced decision against minority F1: who leads each, and how to get the other."""
+    ranks = summary.ranks
     balanced = [m for m in _BALANCED_METRICS if m in ranks]
     if not balanced or "minority_f1" not in ranks:
         return None
-    on_balanced = pd.concat([ranks[m] for m in balanced], axis=1).mean(axis=1)
-    on_balanced = on_balanced.sort_values(kind="stable")
+    on_balanced = ranks[balanced].mean(axis=1).sort_values(kind="stable")
     on_f1 = ranks["minority_f1"]
-    b, f = on_balanced.index[0], on_f1.index[0]
+    b, f = on_balanced.index[0], on_f1.idxmin()
     which = _join(METRIC_NAMES[m] for m in balanced)
-    tune = (f"tune the decision threshold for F1, {code(_TUNE_F1)} from "
-            "sklearn.model_selection, on a method that ranks well on average precision")
+    # TunedThresholdClassifierCV raises for more than two classes.
+    tune = None if summary.binary is False else (
+        f"tune the decision threshold for F1, {name(_TUNE_F1)} from sklearn.model_selection, "
+        "on a method that ranks well on average precision"
+        + (" (binary data only)" if summary.binary is None else ""))
     if on_f1[b] <= on_f1[f] + _TIE_TOLERANCE:
         return (f"{name(b)} leads both on a balanced decision ({which}, average rank "
                 f"{on_balanced[b]:.2f}) and on minority F1 ({on_f1[b]:.2f}): these data "
-                "show no trade-off between the two. Where minority precision matters "
-                f"more than minority recall, {tune}.")
+                "show no trade-off between the two."
+                + (f" Where minority precision matters more than minority recall, {tune}."
+                   if tune else ""))
     return (
         f"A balanced decision and minority F1 pull apart: {name(b)} ranks best on {which} "
         f"(average rank {on_balanced[b]:.2f}) but {on_f1[b]:.2f} on minority F1, where "
         f"{name(f)} leads ({on_f1[f]:.2f}; {on_balanced[f]:.2f} on {which}). A decision "
         "balanced between the classes finds more of the minority at the cost of more "
-        "false alarms, which lowers minority precision and with it F1. For minority F1, "
-        f"{tune}; for a balanced decision, take a method leading on {which}.")
+        "false alarms, which lowers minority precision and with it F1. "
+        + (f"For minority F1, {tune}; for a balanced decision, take a method leading on "
+           f"{which}." if tune else
+           f"Take a method leading on minority F1 for it, one leading on {which} for a "
+           "balanced decision."))
 
 
-def in_plain_words(results, metrics=HEADLINE_METRICS, tests=None, alpha=0.05,
-                   markdown=False):
+def in_plain_words(results, metrics=HEADLINE_METRICS, alpha=0.05, markdown=False):
     """What the numbers say, in sentences derived from them.
 
-    Which method leads on which metric (average rank over the data sets), what the
-    Friedman and Nemenyi tests find significant and what not, and, when the results
-    hold minority F1, whether the method best at a balanced decision (G-mean, balanced
-    accuracy) is also best at minority F1, with how to get the other.
+    Which method leads on which metric (average rank over the data sets); what the
+    Friedman and Nemenyi tests find significant and what not; for the leader of each
+    tested metric, the methods not significantly different from it, with the median
+    seconds per fit of each, naming the cheapest where it costs under half the
+    leader's; and, when the results hold minority F1, whether the method best at a
+    balanced decision (G-mean, balanced accuracy) is also best at minority F1, with
+    how to get the other.
 
     Parameters
     ----------
-    results : pandas.DataFrame
-        As returned by :func:`~sk_imbaloss.compare.run_comparison`.
+    results : pandas.DataFrame or Summary
+        As returned by :func:`~sk_imbaloss.compare.run_comparison`, or the
+        :class:`Summary` built from them (``metrics`` and ``alpha`` are then its own).
     metrics : sequence of str, default=HEADLINE_METRICS
-        The metrics whose leaders and tests are told; minority F1 is added to the
-        leaders when the results have it.
-    tests : dict of str to FriedmanResult, default=None
-        The tests of ``metrics``; ``None`` runs :func:`friedman`.
+        The metrics whose leaders and tests are told, with minority F1 and the Brier
+        score where the results have them.
     alpha : float, default=0.05
     markdown : bool, default=False
         Names as inline code, and the reasons for tests not run left to the summary's
@@ -413,18 +623,12 @@ def in_plain_words(results, metrics=HEADLINE_METRICS, tests=None, alpha=0.05,
     -------
     paragraphs : list of str
     """
-    metrics = [m for m in metrics if m in results]
-    ranks = {m: r for m in _with_minority_f1(metrics, results)
-             if len(r := average_ranks(results, m))}
-    if not ranks:
+    summary = _as_summary(results, metrics, alpha)
+    if summary.ranks.empty:
         return []
-    if tests is None:
-        tests = {m: friedman(results, m) for m in metrics}
-    name, code = (_code, _code) if markdown else (str, str)
-    paragraphs = [_leads(ranks, results["dataset"].nunique(), name),
-                  _significance({m: tests[m] for m in metrics if m in ranks}, ranks, alpha,
-                                name, markdown),
-                  _trade_off(ranks, name, code)]
+    name = _code if markdown else str
+    paragraphs = [_leads(summary, name), _significance(summary, name, markdown),
+                  _costs(summary, name), _trade_off(summary, name)]
     return [p for p in paragraphs if p]
 
 
@@ -450,7 +654,8 @@ def _boxplot(results, metric, path):
     for ax, dataset in zip(axes, datasets):
         scores = results[results["dataset"] == dataset].groupby("method", sort=False)[metric]
         # Best mean first; methods without a score (failed, skipped) last.
-        means = scores.mean().sort_values(ascending=False, kind="stable", na_position="last")
+        means = scores.mean().sort_values(ascending=metric in LOWER_IS_BETTER, kind="stable",
+                                          na_position="last")
         values = [scores.get_group(m).dropna().to_numpy() for m in means.index]
         ax.boxplot(values, showmeans=True, **_horizontal(),
                    meanprops=dict(marker="D", markerfacecolor="black",
@@ -461,7 +666,9 @@ def _boxplot(results, metric, path):
         ax.set_xlabel(f"{METRIC_NAMES[metric]} over the test folds (◆ mean, | median)")
     for ax in axes[len(datasets):]:
         ax.set_visible(False)
-    fig.savefig(path, dpi=120)
+    # "tight": a panel's x-axis label is wider than the panel, and constrained layout
+    # keeps it centred under it, past the edge of the figure on the right.
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     return fig
 
 
@@ -474,13 +681,12 @@ def _horizontal():
     return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
 
 
-def _cd_diagram(results, test, path, alpha):
-    """Critical-difference diagram: average ranks, non-significant pairs joined; writes
-    it to ``path`` and returns the figure."""
+def _cd_diagram(ranks, test, path, alpha):
+    """Critical-difference diagram of the average ``ranks`` (a Series by method),
+    non-significant pairs joined; writes it to ``path`` and returns the figure."""
     import scikit_posthocs
 
     Figure = _import_figure()
-    ranks = average_ranks(results, test.metric)
     fig = Figure(figsize=(8, 0.35 * len(ranks) + 1.2), layout="constrained")
     ax = fig.subplots()
     # The ranks as the summary gives them (the default format, {rank:.2g}, shows 10.67
@@ -490,23 +696,26 @@ def _cd_diagram(results, test, path, alpha):
         label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}")
     ax.set_title(f"{METRIC_NAMES[test.metric]}: average rank (Nemenyi, α = {alpha})",
                  pad=25)
-    fig.savefig(path, dpi=120)
+    # "tight", as the box plots: no label cut at the edges.
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     return fig
 
 
-def _write_figures(results, journal, metrics, tests, alpha):
+def _write_figures(summary, journal):
     """Write the figures; return their paths, and a note when some could not be made."""
     try:
         _import_figure()
     except ImportError:
         return {}, f"No figures: they need matplotlib and scikit-posthocs ({_EXTRA_HINT})."
+    metrics, tests = summary.metrics, summary.tests
     figures = {"box": {}, "cd": {}}
     for metric in metrics:
         figures["box"][metric] = journal.replace(
-            f"box_{metric}.png", partial(_boxplot, results, metric))
+            f"box_{metric}.png", partial(_boxplot, summary.results, metric))
         if tests[metric].posthoc is not None:
             figures["cd"][metric] = journal.replace(
-                f"cd_{metric}.png", partial(_cd_diagram, results, tests[metric], alpha=alpha))
+                f"cd_{metric}.png", partial(_cd_diagram, summary.ranks[metric], tests[metric],
+                                            alpha=summary.alpha))
     missing = [m for m in metrics if tests[m].posthoc is None]
     note = (f"No critical-difference diagrams{_for_metrics(missing, metrics)}: they show "
             "the post-hoc test, which this report lacks (see Statistical tests)."
@@ -531,13 +740,16 @@ def write_report(results, out_dir, metrics=HEADLINE_METRICS, alpha=0.05):
 
     Parameters
     ----------
-    results : pandas.DataFrame
-        As returned by :func:`~sk_imbaloss.compare.run_comparison`.
+    results : pandas.DataFrame or Summary
+        As returned by :func:`~sk_imbaloss.compare.run_comparison`, or the
+        :class:`Summary` built from them (``metrics`` and ``alpha`` are then its own).
     out_dir : str, path-like or Journal
         The folder, created if missing; or the journal already open on it (its lock
         is held once, by one run).
     metrics : sequence of str, default=HEADLINE_METRICS
-        The metrics given tables, tests and figures.
+        The metrics the summary leads with, each with its figures; every metric of
+        the results gets a table, and these with minority F1 and the Brier score are
+        ranked and tested (:class:`Summary`).
     alpha : float, default=0.05
         Significance level of the tests and the critical-difference diagrams.
 
@@ -557,13 +769,13 @@ def write_report(results, out_dir, metrics=HEADLINE_METRICS, alpha=0.05):
     if not isinstance(out_dir, Journal):
         with Journal(out_dir) as journal:
             return write_report(results, journal, metrics, alpha)
-    journal, metrics = out_dir, tuple(metrics)
-    journal.check_owned(report_files(metrics))
+    journal, summary = out_dir, _as_summary(results, metrics, alpha)
+    journal.check_owned(report_files(summary.metrics))
 
-    csv_path = journal.replace("results.csv", partial(results.to_csv, index=False))
-    tests = {metric: friedman(results, metric) for metric in metrics}
-    figures, note = _write_figures(results, journal, metrics, tests, alpha)
-    markdown = _summary_markdown(results, metrics, tests, figures, alpha, note)
+    csv_path = journal.replace("results.csv",
+                               partial(summary.results.to_csv, index=False))
+    figures, note = _write_figures(summary, journal)
+    markdown = _summary_markdown(summary, figures, note)
     md_path = journal.replace(
         "summary.md", lambda path: Path(path).write_text(markdown, encoding="utf-8"))
     written = [csv_path, md_path, *figures.get("box", {}).values(),

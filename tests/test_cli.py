@@ -47,10 +47,23 @@ def test_compare_two_keel_files(keel, tmp_path, capsys):
     assert "G-mean" in stdout and "logreg-balanced" in stdout
     assert "Average rank over 2 data sets" in stdout
     assert str(out / "summary.md") in stdout and str(out / "results.csv") in stdout
+    # The Brier score of the probabilities: a column of every table and of the results.
+    table = stdout.split("glass2: ")[1].split("\n\n")[0]
+    assert table.splitlines()[1].split() == ["G-mean", "AP", "bal-acc", "ROC-AUC", "F1-min",
+                                             "MCC", "Brier", "fit-s"]
+    ranks = stdout.split("Average rank over 2 data sets")[1].splitlines()[1].split()
+    assert ranks == ["G-mean", "AP", "bal-acc", "ROC-AUC", "F1-min", "Brier"]
+    # summary.md holds the tables printed: per data set, every metric and the fit time.
+    summary = (out / "summary.md").read_text()
+    for heading in ["## minority F1", "## MCC", "## Brier score", "## Fit time",
+                    "## Average ranks"]:
+        assert heading in summary
+    assert "| glass2 | 214 | 9 | 2 | 17 |" in summary  # rows, features, classes, minority
     results = pd.read_csv(out / "results.csv")
     assert results["dataset"].unique().tolist() == ["glass2", "ecoli1"]
     assert results["method"].unique().tolist() == ["logreg-balanced", "ce-balanced", "smote"]
     assert len(results) == 2 * 3 * 2 and results["error"].isna().all()
+    assert results["brier"].between(0, 1).all()
     assert (out / "box_g_mean.png").exists()
 
 
@@ -70,6 +83,9 @@ def test_bad_file_is_reported_and_the_others_run(keel, tmp_path, capsys):
     assert status == 0
     assert "broken.csv: non-numeric feature columns ['b']" in captured.err
     assert "missing.csv: no such file" in captured.err
+    # The run goes on without them: skipped, not errors.
+    assert "sk-imbaloss: error:" not in captured.err
+    assert captured.err.count("sk-imbaloss: skipped: ") == 5
     for name, reason in [("corrupt.csv.gz", "error"), ("cut.csv.gz", "EOFError"),
                          ("corrupt.csv.zip", "BadZipFile")]:
         assert f"{folder / name}: cannot be read as CSV ({reason}: " in captured.err
@@ -322,6 +338,21 @@ def test_a_run_with_other_settings_is_refused_until_fresh(tmp_path, capsys):
             "and start afresh, or use another --out.") in err
     assert main([*args, "--seed", "3", "--max-epochs", "4", "--fresh"]) == 0
     assert (pd.read_csv(tmp_path / "results.csv")["seed"] != 0).all()
+
+
+def test_a_journal_without_a_column_of_the_results_is_refused_until_fresh(tmp_path, capsys):
+    # A journal of an earlier version, without the Brier score: its fits are not mixed
+    # with this run's (a column of NaN for them), and --fresh runs them again.
+    args = ["compare", "--methods", "logreg-balanced", "--out", str(tmp_path), *FAST]
+    assert main(args) == 0
+    with closing(sqlite3.connect(tmp_path / "journal.sqlite")) as db, db:
+        db.execute("ALTER TABLE fits DROP COLUMN brier")
+    assert main(args) == 1
+    assert (f"--out {tmp_path / 'journal.sqlite'}: its fits were recorded by another "
+            "version of sk-imbaloss, without brier; start afresh (--fresh) to run them "
+            "again") in capsys.readouterr().err
+    assert main([*args, "--fresh"]) == 0
+    assert pd.read_csv(tmp_path / "results.csv")["brier"].notna().all()
 
 
 def test_a_failure_while_writing_the_report_keeps_every_fit(tmp_path, capsys, monkeypatch):

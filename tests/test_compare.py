@@ -186,6 +186,22 @@ def test_ctrl_c_in_a_fit_stops_the_run_and_the_cut_fit_is_never_scored(diabetes,
     assert len(net.history) == 2
 
 
+@pytest.mark.parametrize("classes, scale", [(["no", "yes"], 0.5), ([3, 5, 7], 1.0)])
+def test_brier_is_the_squared_error_of_the_probabilities(classes, scale):
+    from sk_imbaloss.compare import _scores
+
+    # Mean over rows of the squared error summed over the classes; halved for two
+    # classes, where it is the usual one of the minority probability.
+    rng = np.random.default_rng(0)
+    y = np.array(classes * 4)
+    proba = rng.dirichlet(np.ones(len(classes)), size=len(y))
+    onehot = (y[:, None] == np.array(classes)).astype(float)
+    scores = _scores(y, y, proba, np.array(classes), classes[-1])
+    assert scores["brier"] == pytest.approx(scale * ((onehot - proba) ** 2).sum(1).mean())
+    if len(classes) == 2:
+        assert scores["brier"] == pytest.approx(((onehot[:, 1] - proba[:, 1]) ** 2).mean())
+
+
 def test_minority_too_small_is_named():
     X = np.arange(40, dtype=float).reshape(20, 2)
     y = np.array([0] * 17 + [1] * 3)

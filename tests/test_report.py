@@ -51,9 +51,11 @@ def _toy(scores):
     return pd.DataFrame(rows)
 
 
-def _full(scores, folds=2):
+def _full(scores, folds=2, seconds=None):
     """Results with every column: ``scores[dataset][method]`` is a method's mean over
-    ``folds`` folds of every metric (minority F1 its own where a pair is given)."""
+    ``folds`` folds of every metric (minority F1 its own where a pair is given; the
+    Brier score, lower-is-better, is one minus it); ``seconds[method]`` its fit time,
+    0.1 by default."""
     rows = []
     for d, by_method in scores.items():
         for m, value in by_method.items():
@@ -62,8 +64,10 @@ def _full(scores, folds=2):
                 spread = 0.01 * (fold - (folds - 1) / 2)
                 rows.append(dict(dataset=d, method=m, repeat=0, fold=fold, seed=fold,
                                  **dict.fromkeys(METRICS, value + spread),
-                                 fit_seconds=0.1, status="ok", error=None))
+                                 fit_seconds=(seconds or {}).get(m, 0.1), status="ok",
+                                 error=None))
                 rows[-1]["minority_f1"] = f1 + spread
+                rows[-1]["brier"] = 1 - value - spread
     return pd.DataFrame(rows)
 
 
@@ -91,6 +95,12 @@ def test_average_ranks_best_first_ties_averaged_failures_last():
     ranks = average_ranks(toy, "g_mean")
     assert ranks.to_dict() == {"a": 1.5, "b": 1.75, "c": 2.75}
     assert list(ranks.index) == ["a", "b", "c"]
+
+
+def test_the_brier_score_ranks_the_lowest_first():
+    toy = _toy({"d1": {"a": 0.1, "b": 0.3, "c": np.nan},   # ranks 1, 2, 3 (c failed)
+                "d2": {"a": 0.2, "b": 0.1, "c": 0.4}}).rename(columns={"g_mean": "brier"})
+    assert average_ranks(toy, "brier").to_dict() == {"a": 1.5, "b": 1.5, "c": 3.0}
 
 
 def test_scores_equal_but_for_rounding_tie():
@@ -190,11 +200,16 @@ def test_write_report(results, tmp_path):
     pd.testing.assert_frame_equal(reread[list(METRICS)], results[list(METRICS)])
 
     summary = (tmp_path / "out" / "summary.md").read_text()
-    for heading in ["## G-mean", "## average precision", "## balanced accuracy",
-                    "## ROC-AUC", "## Average ranks", "## Statistical tests"]:
-        assert heading in summary
+    # Every table the terminal prints: each metric's means, the ranks, the fit times.
+    headings = re.findall(r"^## (.*)$", summary, flags=re.M)
+    assert headings == ["G-mean", "average precision", "balanced accuracy", "ROC-AUC",
+                        "minority F1", "MCC", "Brier score", "Average ranks",
+                        "Statistical tests", "Fit time", "Figures", "In plain words"]
     assert "| logreg-balanced | " in summary and " ± " in summary
-    assert summary.count("Friedman χ² = ") == len(HEADLINE_METRICS)
+    # The headline metrics, minority F1 and the Brier score are ranked and tested.
+    assert "| method | G-mean | average precision | balanced accuracy | ROC-AUC | " \
+           "minority F1 | Brier score |" in summary
+    assert summary.count("Friedman χ² = ") == len(HEADLINE_METRICS) + 2
     assert "Nemenyi post-hoc p-values" in summary
     assert "](cd_g_mean.png)" in summary and "](box_roc_auc.png)" in summary
 
@@ -292,6 +307,25 @@ def test_box_plots_put_the_best_mean_on_top_and_mark_it(tmp_path):
         assert "mean" in ax.get_xlabel()
     top = [line for line in axes[0].lines if line.get_marker() == "D"][0]
     assert top.get_xdata()[0] == pytest.approx(0.9) and top.get_ydata()[0] == 1
+    # The Brier score (one minus the G-mean here): the lowest on top.
+    fig = _boxplot(results, "brier", tmp_path / "brier.png")
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == orders[0]
+
+
+def test_box_plots_keep_every_label_whole(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.image import imread
+
+    from sk_imbaloss.report import _boxplot
+
+    # Seven data sets in a 3 x 3 grid, as the demo's: the x-axis label of a panel is
+    # wider than the panel, and was cut on the right.
+    results = _full({f"d{i}": {"logreg-balanced": 0.9, "balanced-batches": 0.8}
+                     for i in range(7)})
+    _boxplot(results, "g_mean", tmp_path / "box.png")
+    pixels = imread(tmp_path / "box.png")[..., :3]
+    for edge in [pixels[:, :2], pixels[:, -2:], pixels[:2], pixels[-2:]]:
+        assert (edge == 1).all()  # white: nothing drawn reaches the edge
 
 
 def test_cd_diagram_labels_show_the_ranks_of_the_summary(tmp_path):
@@ -307,15 +341,15 @@ def test_cd_diagram_labels_show_the_ranks_of_the_summary(tmp_path):
     results = _toy(scores)
     ranks = average_ranks(results, "g_mean")
     assert ranks["m10"] == pytest.approx(32 / 3)  # ranks 10, 11, 11
-    fig = _cd_diagram(results, friedman(results, "g_mean"), tmp_path / "cd.png", 0.05)
+    fig = _cd_diagram(ranks, friedman(results, "g_mean"), tmp_path / "cd.png", 0.05)
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
     assert "(10.67) m10" in texts and "(10.33) m09" in texts and "(12.00) m11" in texts
 
 
-def _words(scores, **kwargs):
+def _words(scores, seconds=None, **kwargs):
     from sk_imbaloss.report import in_plain_words
 
-    return " ".join(in_plain_words(_full(scores), **kwargs))
+    return " ".join(in_plain_words(_full(scores, seconds=seconds), **kwargs))
 
 
 def test_plain_words_name_the_leader_of_each_metric():
@@ -323,7 +357,8 @@ def test_plain_words_name_the_leader_of_each_metric():
     words = _words(scores)
     assert words.startswith("Average rank over 2 data sets (1 = best of 3): a leads on "
                             "G-mean (1.00), average precision (1.00), balanced accuracy "
-                            "(1.00) and ROC-AUC (1.00); c leads on minority F1 (1.00).")
+                            "(1.00), ROC-AUC (1.00) and Brier score (1.00); c leads on "
+                            "minority F1 (1.00).")
     scores["d0"]["b"] = scores["d1"]["b"] = 0.9
     assert "a and b tie for the lead on G-mean (1.50)" in _words(scores)
 
@@ -333,8 +368,8 @@ def test_plain_words_say_what_is_not_significant():
     scores = {"d0": {"a": 0.9, "b": 0.8, "c": 0.7}, "d1": {"a": 0.7, "b": 0.9, "c": 0.8},
               "d2": {"a": 0.9, "b": 0.7, "c": 0.8}}
     words = _words(scores, metrics=["g_mean", "roc_auc"])
-    assert ("On G-mean and ROC-AUC the methods are not significantly different "
-            "(Friedman p = ") in words
+    assert ("On G-mean, ROC-AUC, minority F1 and Brier score the methods are not "
+            "significantly different (Friedman p = ") in words
     assert "differ significantly" not in words
 
 
@@ -344,9 +379,24 @@ def test_plain_words_say_which_differences_are_significant():
     # 3 methods on 10 sets is 1.05, so a-c (2 ranks apart) differ and a-b (1) do not.
     scores = {f"d{i}": {"a": 0.9, "b": 0.8, "c": 0.7} for i in range(10)}
     words = _words(scores, metrics=["g_mean"])
-    assert "On G-mean the methods differ significantly (Friedman p = 4.5e-05)." in words
-    assert ("a, first on G-mean, is significantly better than c (Nemenyi) and not "
-            "significantly different from b.") in words
+    assert ("On G-mean, minority F1 and Brier score the methods differ significantly "
+            "(Friedman p = 4.5e-05, 4.5e-05 and 4.5e-05, at α = 0.05).") in words
+    assert ("a (0.1 s), first on G-mean, minority F1 and Brier score, is significantly "
+            "better than c (Nemenyi) and not significantly different from b (0.1 s).") in words
+
+
+def test_plain_words_name_a_method_as_good_as_the_leader_and_cheaper():
+    # a leads, b is not significantly different and fits in a hundredth of the time.
+    scores = {"d0": {"a": 0.9, "b": 0.8, "c": 0.7}, "d1": {"a": 0.9, "b": 0.7, "c": 0.8},
+              "d2": {"a": 0.8, "b": 0.9, "c": 0.7}}
+    words = _words(scores, seconds={"a": 4.0, "b": 0.04, "c": 2.0}, metrics=["g_mean"])
+    assert "Median seconds per fit: b 0.04, c 2, a 4." in words
+    assert ("On G-mean, minority F1 and Brier score no method is significantly worse than "
+            "the leader (a at 4 s on G-mean, minority F1 and Brier score). b (0.04 s) is not "
+            "significantly worse there and 100 times cheaper to fit than a.") in words
+    # Where the cheapest of them costs more than half the leader's, no claim is made.
+    words = _words(scores, seconds={"a": 4.0, "b": 3.0, "c": 2.5}, metrics=["g_mean"])
+    assert "cheaper" not in words
 
 
 def test_plain_words_without_tests_say_why_once():
@@ -374,6 +424,24 @@ def test_plain_words_weigh_a_balanced_decision_against_minority_f1():
     words = _words(same)
     assert "a leads both on a balanced decision" in words and "pull apart" not in words
     assert 'scoring="f1"' in words
+
+
+def test_threshold_advice_only_for_binary_data():
+    from sk_imbaloss.report import Summary, in_plain_words
+
+    # TunedThresholdClassifierCV raises for more than two classes: no such advice there.
+    results = _full({f"d{i}": {"a": (0.9, 0.5), "b": (0.8, 0.6), "c": (0.7, 0.8)}
+                     for i in range(3)})
+    X = np.zeros((6, 2))
+    binary = [(f"d{i}", X, np.array([0, 0, 0, 0, 1, 1])) for i in range(3)]
+    three = [*binary[:2], ("d2", X, np.array([0, 0, 0, 1, 1, 2]))]
+    words = " ".join(in_plain_words(Summary.build(results, datasets=binary)))
+    assert "TunedThresholdClassifierCV" in words and "binary data only" not in words
+    words = " ".join(in_plain_words(Summary.build(results, datasets=three)))
+    assert "TunedThresholdClassifierCV" not in words
+    assert "Take a method leading on minority F1 for it" in words
+    # Without the data the advice says where it holds.
+    assert "(binary data only)" in " ".join(in_plain_words(results))
 
 
 def test_the_summary_ends_in_plain_words(results, tmp_path):
