@@ -20,6 +20,7 @@ import re
 import secrets
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 from ._results import COLUMNS, KEY
@@ -183,8 +184,7 @@ class Journal:
             except JournalDamaged:
                 if not fresh:
                     raise
-                self._set_aside()
-                self._db = self._open(fresh)
+                self._db = self._open(fresh, files=self._set_aside())
         except BaseException:
             self._unlock()
             raise
@@ -194,7 +194,7 @@ class Journal:
         """The journal's file, ``folder / "journal.sqlite"``."""
         return self.folder / JOURNAL_NAME
 
-    def _open(self, fresh):
+    def _open(self, fresh, files=()):
         if os.path.lexists(self.path) and (self.path.is_symlink()
                                            or not self.path.is_file()):
             raise JournalError(f"{self.path}: not a file (a link, a folder, ...), so not "
@@ -218,6 +218,8 @@ class Journal:
                 if fresh:
                     db.execute("DELETE FROM fits")
                     db.execute("DELETE FROM settings")
+                db.executemany("INSERT OR IGNORE INTO files VALUES (?)",
+                               [(name,) for name in files])
         except BaseException as exc:
             db.close()
             if isinstance(exc, sqlite3.Error):
@@ -258,14 +260,26 @@ class Journal:
 
     def _set_aside(self):
         """Rename the damaged journal (and SQLite's rollback file of it, which belongs
-        to it alone) to ``<name>.damaged-<time>``: its fits may still be recovered."""
-        stamp, k = time.strftime("%Y%m%dT%H%M%S"), 1
-        while os.path.lexists(self.folder / f"{JOURNAL_NAME}.damaged-{stamp}"):
-            stamp, k = f"{stamp.split('-')[0]}-{k + 1}", k + 1  # never over an earlier one
+        to it alone) to ``<name>.damaged-<time>``, where its fits may be recovered;
+        return the names of the files it wrote, where they can still be read, so that
+        the new journal can replace them."""
+        try:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"  # read, never written
+            with closing(sqlite3.connect(uri, uri=True)) as db:
+                names = [name for name, in db.execute("SELECT name FROM files")
+                         if _plain_name(name)]
+        except sqlite3.Error:
+            names = []
+        stamp = aside = time.strftime("%Y%m%dT%H%M%S")
+        k = 1
+        while os.path.lexists(self.folder / f"{JOURNAL_NAME}.damaged-{aside}"):
+            k += 1  # never over one set aside before
+            aside = f"{stamp}-{k}"
         for suffix in ("", "-journal"):
             path = self.folder / f"{JOURNAL_NAME}{suffix}"
             if os.path.lexists(path):
-                os.replace(path, self.folder / f"{JOURNAL_NAME}.damaged-{stamp}{suffix}")
+                os.replace(path, self.folder / f"{JOURNAL_NAME}.damaged-{aside}{suffix}")
+        return names
 
     def _unlock(self):
         if self._lock is not None:
