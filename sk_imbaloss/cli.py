@@ -5,10 +5,12 @@ import json
 import os
 import sys
 import textwrap
+from contextlib import ExitStack
 from pathlib import Path
 
 # Only torch-free, pandas-free modules here: ``--help`` and usage errors answer at
 # once. The runner, the report and the loaders are imported where a command runs.
+from . import __version__
 from ._results import DEFAULT_METHODS, METHOD_NAMES
 
 __all__ = ["build_parser", "main"]
@@ -63,6 +65,16 @@ def _n_jobs(text):
     return value
 
 
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def _epochs(text):
     if text.strip().lower() == "auto":
         return "auto"
@@ -79,6 +91,7 @@ def build_parser():
         description="Imbalance-aware neural network losses, compared head-to-head "
                     "with resampling, threshold tuning and classic baselines.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     compare = commands.add_parser(
         "compare",
@@ -127,6 +140,9 @@ def build_parser():
     where.add_argument("--scheduler-file", type=Path, metavar="FILE",
                        help="the same, with the address from the file that 'dask "
                             "scheduler --scheduler-file FILE' writes")
+    compare.add_argument("--scheduler-timeout", type=_seconds, default=10, metavar="S",
+                         help="seconds to wait for the Dask scheduler to answer "
+                              "(default: 10)")
     compare.add_argument("--out", type=Path, default=Path("compare-results"), metavar="DIR",
                          help="folder for the results and the journal of finished fits, "
                               "from which the same command resumes after an "
@@ -272,14 +288,18 @@ def _scheduler_address(args):
     if args.scheduler_file is None:
         return args.scheduler
     try:
-        return json.loads(args.scheduler_file.read_text(encoding="utf-8"))["address"]
+        address = json.loads(args.scheduler_file.read_text(encoding="utf-8"))["address"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"--scheduler-file {args.scheduler_file}: not a Dask scheduler "
                          f"file ({type(exc).__name__}: {exc}).") from None
+    if not isinstance(address, str):
+        raise ValueError(f"--scheduler-file {args.scheduler_file}: not a Dask scheduler "
+                         f"file (its address is {address!r}, not a string).")
+    return address
 
 
 def _compare(args):
-    from .compare import Interrupted, _stop_on_signals
+    from ._process import Interrupted, stop_on_signals
 
     if args.target is not None and not args.data:
         _error(f"--target {args.target}: names the class column of DATA files, and no "
@@ -291,44 +311,72 @@ def _compare(args):
     if args.repeats is None:
         args.repeats = _DEMO_REPEATS if demo else _REPEATS
     try:
-        with _stop_on_signals():
+        with stop_on_signals():
             return _load_and_run(args)
     except Interrupted as exc:
         _error(f"{exc}; no fit had started.")
         return exc.exit_status
 
 
-def _load_and_run(args):
-    from .compare import Interrupted
+def _journal_problem(exc):
+    """The message of a JournalError, in the command line's words."""
+    from .journal import JournalDamaged
+
+    if isinstance(exc, JournalDamaged):
+        return (f"--out {exc.path}: a damaged journal ({exc.reason}). Add --fresh to set "
+                f"it aside as {exc.path.name}.damaged-<time> and start afresh, or use "
+                "another --out.")
+    return f"--out {exc}"
+
+
+class _Refused(Exception):
+    """A reason not to run, for stderr; the command exits with status 1."""
+
+
+def _open_journal(args):
+    """The journal of --out, open and locked; _Refused saying why it cannot be."""
     from .journal import Journal, JournalError
+
+    problem = _check_out(args.out)
+    if problem:
+        raise _Refused(problem)
+    try:
+        return Journal(args.out, fresh=args.fresh)
+    except JournalError as exc:
+        raise _Refused(_journal_problem(exc)) from None
+
+
+def _load_and_run(args):
+    from ._process import Interrupted
 
     try:
         scheduler = _scheduler_address(args)
     except ValueError as exc:
         _error(str(exc))
         return 1
-    datasets = _load_datasets(args.data, args.target or "target", args.folds)
-    if not datasets:
-        _error("no data set could be used; nothing to run.")
-        return 1
-    if not args.data:
-        _print_demo(datasets, args)
-    problem = _check_out(args.out)  # before the run, not after it
-    if problem:
-        _error(problem)
-        return 1
     try:
-        journal = Journal(args.out, fresh=args.fresh)
-    except JournalError as exc:
-        _error(f"--out {exc}")
+        with ExitStack() as stack:
+            # An --out that exists may be in use: its lock is taken before the loaders
+            # and the runner are imported (seconds of torch and pandas), so that a
+            # second run is refused at once. One that does not exist is created once
+            # there is data to run: a typo in DATA leaves no folder behind.
+            journal = stack.enter_context(_open_journal(args)) if args.out.is_dir() else None
+            datasets = _load_datasets(args.data, args.target or "target", args.folds)
+            if not datasets:
+                raise _Refused("no data set could be used; nothing to run.")
+            if not args.data:
+                _print_demo(datasets, args)
+            if journal is None:
+                journal = stack.enter_context(_open_journal(args))
+            try:
+                return _run_and_report(args, datasets, scheduler, journal)
+            except Interrupted as exc:
+                _error(f"{exc}; the {len(journal)} finished fits are kept in "
+                       f"{journal.path}. Run the same command again to resume.")
+                return exc.exit_status
+    except _Refused as exc:
+        _error(str(exc))
         return 1
-    with journal:
-        try:
-            return _run_and_report(args, datasets, scheduler, journal)
-        except Interrupted as exc:
-            _error(f"{exc}; the {len(journal)} finished fits are kept in {journal.path}. "
-                   "Run the same command again to resume.")
-            return exc.exit_status
 
 
 def _run_and_report(args, datasets, scheduler, journal):
@@ -341,14 +389,15 @@ def _run_and_report(args, datasets, scheduler, journal):
         results = run_comparison(datasets, args.methods, folds=args.folds,
                                  repeats=args.repeats, max_epochs=args.max_epochs,
                                  seed=args.seed, n_jobs=args.n_jobs, progress=args.progress,
-                                 scheduler=scheduler, journal=journal)
+                                 scheduler=scheduler,
+                                 scheduler_timeout=args.scheduler_timeout, journal=journal)
     except SettingsMismatch as exc:
         _error(f"--out {args.out}: its journal was made with other settings "
                f"({'; '.join(exc.differences)}). Add --fresh to drop its {exc.fits} "
                "finished fits and start afresh, or use another --out.")
         return 1
     except JournalError as exc:
-        _error(f"--out {exc}")
+        _error(_journal_problem(exc))
         return 1
     except (ImportError, ValueError, ConnectionError) as exc:  # the scheduler's
         _error(str(exc))
@@ -362,6 +411,9 @@ def _run_and_report(args, datasets, scheduler, journal):
     summary = Summary.build(results, datasets=datasets)
     try:
         paths = write_report(summary, journal)
+    except JournalError as exc:
+        _error(_journal_problem(exc))
+        return 1
     except OSError as exc:
         _error(f"cannot write the report in {args.out} ({exc}); the finished fits are "
                f"kept in {journal.path}: run the same command again to write it.")

@@ -8,8 +8,7 @@ keeping each in a :class:`~sk_imbaloss.journal.Journal` as it finishes when give
 
 import asyncio
 import hashlib
-import signal
-import threading
+import os
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +47,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from . import __version__
+from ._process import Interrupted, init_worker, stop_on_signals
 from ._results import COLUMNS, DEFAULT_METHODS, KEY, METRICS
 from .classifier import ImbalancedNeuralClassifier
 
@@ -236,57 +236,6 @@ def check_dataset(name, X, y, folds):
         )
 
 
-# ---------------------------------------------------------------------- interruption
-class Interrupted(BaseException):
-    """SIGINT (Ctrl-C) or SIGTERM stopped a comparison; the fits that finished are kept.
-
-    Not a ``KeyboardInterrupt``: skorch's fit loop catches that, stops training and
-    keeps the half-trained model, which is right for a user's own ``fit()`` but would
-    have a comparison score a cut fit as if it were whole. This passes straight through.
-
-    Attributes
-    ----------
-    signum : int
-    exit_status : int
-        ``128 + signum``, the shell's convention: 130 for SIGINT, 143 for SIGTERM.
-    """
-
-    def __init__(self, signum):
-        super().__init__(signum)  # the args, so that it pickles back from a worker
-        self.signum = signum
-        self.exit_status = 128 + signum
-
-    def __str__(self):
-        return f"interrupted by {signal.Signals(self.signum).name}"
-
-
-def _raise_interrupted(signum, frame):
-    raise Interrupted(signum)
-
-
-def _ignore_ctrl_c():
-    """Initializer of process workers, which a terminal's Ctrl-C reaches as well: the
-    parent alone handles it. It stops the run and ends the workers, fits and all."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-@contextmanager
-def _stop_on_signals():
-    """Turn SIGINT and SIGTERM into :class:`Interrupted` for the duration; then restore
-    the handlers there were. Only the main thread can set handlers; elsewhere (a Dask
-    worker's thread) nothing changes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {signum: signal.signal(signum, _raise_interrupted)
-                for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
 # ---------------------------------------------------------------------- one job
 def _job_seed(seed, split_index):
     """A seed for one split, derived from the user's seed and the split's index only.
@@ -444,20 +393,30 @@ def _check_scheduler(address, security, timeout):
     raise ConnectionError(f"cannot use the Dask scheduler at {address}: {cause}.")
 
 
+def _check_address(address):
+    """Raise ValueError, in one line, for a scheduler address that is not one."""
+    if not isinstance(address, str) or not address.strip():
+        raise ValueError(f"the Dask scheduler's address must be a non-empty string "
+                         f"such as tcp://HOST:8786; got {address!r}.")
+
+
 @contextmanager
-def _dask_backend(address):
+def _dask_backend(address, timeout):
     try:
-        import dask
         from distributed import Client, Security
-        from dask.utils import parse_timedelta
+        from distributed.comm import parse_address
+        from distributed.comm.registry import backends
     except ImportError as exc:
         raise ImportError(
             "Running on a Dask scheduler needs the 'distributed' package: "
             "pip install \"dask[distributed]\" (the \"distributed\" extra)"
         ) from exc
-    # TLS certificates and the connect timeout come from the Dask configuration.
+    scheme, _ = parse_address(address, strict=False)  # no scheme: tcp
+    if scheme not in backends:
+        raise ValueError(f"the Dask scheduler's address {address}: unknown scheme "
+                         f"{scheme}://; use one of {', '.join(sorted(backends))}.")
+    # TLS certificates come from the Dask configuration.
     security = Security()
-    timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
     _check_scheduler(address, security, timeout)
     # Closing this client leaves the user's cluster running.
     with Client(address, security=security, timeout=timeout) as client:
@@ -497,6 +456,7 @@ def run_comparison(
     n_jobs=1,
     progress=True,
     scheduler=None,
+    scheduler_timeout=10,
     journal=None,
 ):
     """Cross-validate every method on every data set.
@@ -536,6 +496,9 @@ def run_comparison(
         worker ADDRESS --nthreads 1``; a ValueError says so otherwise): torch's random
         generator and thread count are process-wide. Needs ``pip install
         "dask[distributed]"``.
+    scheduler_timeout : float, default=10
+        Seconds to wait for the scheduler to answer before giving up (a
+        ConnectionError), and the time the Dask client is given to connect.
     journal : Journal, default=None
         Where each fit is recorded as it finishes (see
         :class:`~sk_imbaloss.journal.Journal`). Fits it already holds are not run
@@ -563,6 +526,8 @@ def run_comparison(
         On SIGINT or SIGTERM.
     """
     methods = resolve_methods(methods)
+    if scheduler is not None:
+        _check_address(scheduler)
     datasets = [(name, np.asarray(X, dtype=np.float64), np.asarray(y))
                 for name, X, y in datasets]
     names = [name for name, _, _ in datasets]
@@ -571,13 +536,13 @@ def run_comparison(
     for name, X, y in datasets:
         check_dataset(name, X, y, folds)
     return _run(datasets, methods, folds, repeats, max_epochs, seed, n_jobs, progress,
-                scheduler, journal)
+                scheduler, scheduler_timeout, journal)
 
 
 def _run(datasets, methods, folds, repeats, max_epochs, seed, n_jobs, progress,
-         scheduler, journal):
+         scheduler, scheduler_timeout, journal):
     """:func:`run_comparison` on data sets already checked, with methods resolved."""
-    with _stop_on_signals():
+    with stop_on_signals():
         done = set()
         if journal is not None:
             # Per data set: a run on other data (the demo, then a user's files) into the
@@ -603,12 +568,14 @@ def _run(datasets, methods, folds, repeats, max_epochs, seed, n_jobs, progress,
                     journal.record(skipped)
         resumed = planned & done
 
-        backend = _dask_backend(scheduler) if scheduler else nullcontext()
+        backend = (nullcontext() if scheduler is None
+                   else _dask_backend(scheduler, scheduler_timeout))
         with backend, tqdm(total=len(planned), initial=len(resumed), disable=not progress,
                            desc=f"compare ({len(resumed)} done before)" if resumed
                            else "compare", unit="fit") as bar:
             parallel = Parallel(n_jobs=-1 if scheduler else n_jobs,
-                                return_as="generator_unordered", initializer=_ignore_ctrl_c)
+                                return_as="generator_unordered", initializer=init_worker,
+                                initargs=(os.getpid(),))
             for row in parallel(delayed(_run_job)(*args) for args in jobs):
                 if journal is not None:
                     journal.record(row)

@@ -780,5 +780,5 @@ def write_report(results, out_dir, metrics=HEADLINE_METRICS, alpha=0.05):
         "summary.md", lambda path: Path(path).write_text(markdown, encoding="utf-8"))
     written = [csv_path, md_path, *figures.get("box", {}).values(),
                *figures.get("cd", {}).values()]
-    journal.prune(path.name for path in written)
+    journal.prune((path.name for path in written), report_files(METRICS))
     return written

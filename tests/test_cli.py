@@ -1,10 +1,13 @@
 """``sk-imbaloss compare`` end to end, on the KEEL files beside the repository."""
 
 import errno
+import fcntl
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -584,3 +587,253 @@ def test_a_run_on_other_data_into_the_same_out_adds_its_fits(keel, tmp_path, cap
     assert results["dataset"].unique().tolist() == ["glass2"] and len(results) == 10
     with Journal(tmp_path) as journal:
         assert len(journal) == 10 + 7 * 3  # the demo's fits are kept too
+
+
+def test_version_prints_the_package_version(capsys):
+    from sk_imbaloss import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"sk-imbaloss {__version__}\n"
+
+
+def test_a_planted_journal_deletes_nothing_outside_out(keel, tmp_path, capsys):
+    out, victim = tmp_path / "out", tmp_path / "victim.txt"
+    args = ["compare", str(keel("glass2")), "--methods", "logreg-balanced", "--out",
+            str(out), *FAST]
+    assert main(args) == 0
+    elsewhere = tmp_path / "elsewhere.png"
+    for path in (victim, elsewhere):
+        path.write_text("the user's")
+    (out / "box_g_mean.png").unlink()
+    (out / "box_g_mean.png").symlink_to(elsewhere)  # a name the journal holds, as a link
+    (out / "cd_mcc.png").symlink_to(elsewhere)  # and one it does not
+    with closing(sqlite3.connect(out / "journal.sqlite")) as db, db:
+        db.executemany("INSERT INTO files VALUES (?)",
+                       [("../victim.txt",), (str(victim),), (str(elsewhere),),
+                        ("cd_mcc.png",)])
+    assert main(args) == 0
+    assert main([*args, "--fresh"]) == 0
+    assert victim.read_text() == elsewhere.read_text() == "the user's"
+    assert not (out / "box_g_mean.png").is_symlink()  # the link was replaced, not followed
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def _overwrite_the_fits(path):
+    with closing(sqlite3.connect(path)) as db:
+        page, = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'fits'").fetchone()
+    data = bytearray(path.read_bytes())
+    data[(page - 1) * 4096:(page - 1) * 4096 + 16] = b"\xff" * 16  # its page's header
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [
+    _overwrite_the_fits,
+    lambda path: path.write_bytes(path.read_bytes()[:5000]),
+], ids=["malformed", "truncated"])
+def test_a_damaged_journal_is_one_line(tmp_path, capsys, damage):
+    args = ["compare", "--methods", "logreg-balanced", "--out", str(tmp_path), *FAST]
+    assert main(args) == 0
+    path = tmp_path / "journal.sqlite"
+    damage(path)
+    damaged = path.read_bytes()
+    capsys.readouterr()
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"sk-imbaloss: error: --out {path}: a damaged journal (")
+    assert err.endswith(f"Add --fresh to set it aside as journal.sqlite.damaged-<time> "
+                        "and start afresh, or use another --out.\n")
+    assert err.count("\n") == 1 and path.read_bytes() == damaged
+    if damage is _overwrite_the_fits:  # its record of the files written is intact
+        assert main([*args, "--fresh"]) == 0
+        aside, = tmp_path.glob("journal.sqlite.damaged-*")
+        assert aside.read_bytes() == damaged
+
+
+def test_a_journal_that_is_a_folder_is_one_line(tmp_path, capsys):
+    (tmp_path / "journal.sqlite").mkdir()
+    for fresh in ([], ["--fresh"]):
+        assert main(["compare", "--methods", "logreg-balanced", "--out", str(tmp_path),
+                     *FAST, *fresh]) == 1
+        assert capsys.readouterr().err == (
+            f"sk-imbaloss: error: --out {tmp_path / 'journal.sqlite'}: not a file (a link, "
+            "a folder, ...), so not a journal; move it away or use another folder.\n")
+
+
+def _sqlite_connect(monkeypatch, read_only=False, pages=None):
+    """SQLite connections read-only, or limited to ``pages`` more pages: a full disk."""
+    connect = sqlite3.connect
+
+    def limited(path, *args, **kwargs):
+        if read_only:
+            return connect(f"file:{path}?mode=ro", uri=True)
+        db = connect(path, *args, **kwargs)
+        db.execute(f"PRAGMA max_page_count = "
+                   f"{db.execute('PRAGMA page_count').fetchone()[0] + pages}")
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", limited)
+
+
+def test_a_read_only_journal_is_one_line(tmp_path, capsys, monkeypatch):
+    args = ["compare", "--methods", "logreg-balanced", "--out", str(tmp_path), *FAST]
+    assert main(args) == 0
+    capsys.readouterr()
+    _sqlite_connect(monkeypatch, read_only=True)
+    assert main(args) == 1
+    assert capsys.readouterr().err == (
+        f"sk-imbaloss: error: --out {tmp_path / 'journal.sqlite'}: read-only, so no fit "
+        "could be recorded; make it writable or use another folder.\n")
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_fits(tmp_path, capsys, monkeypatch):
+    args = ["compare", "--out", str(tmp_path), *FAST]
+    assert main([*args, "--methods", "logreg-balanced"]) == 0
+    before = _fits(tmp_path)
+    capsys.readouterr()
+    more = ["--methods", "logreg-balanced", "hgb-balanced", "ce"]  # more than a page holds
+    with monkeypatch.context() as patch:
+        _sqlite_connect(patch, pages=0)
+        assert main([*args, *more]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"sk-imbaloss: error: --out {tmp_path / 'journal.sqlite'}: the disk is "
+                   "full; the fits recorded before are kept. Free some space and run "
+                   "again: it resumes from them.\n")
+    assert _fits(tmp_path) >= before  # the first run's, and the second's until full
+    assert main([*args, *more]) == 0
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 7 * 3 * 2  # sets, methods, folds
+
+
+def test_a_killed_run_leaves_no_temporary_files(keel, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["compare", str(keel("glass2")), "--methods", "logreg-balanced", "--out",
+            str(out), *FAST]
+    assert main(args) == 0
+    left = [".box_g_mean.png.0a1b2c3d.png", ".results.csv.ffff0000.csv"]
+    kept = [".notes.txt.0a1b2c3d.txt", ".box_g_mean.png.0a1b2c3.png"]  # not ours
+    for name in [*left, *kept]:
+        (out / name).write_text("x")
+    assert main([*args, "--fresh"]) == 0
+    assert not any((out / name).exists() for name in left)
+    assert all((out / name).exists() for name in kept)
+
+
+@pytest.mark.parametrize("where, message", [
+    (["--scheduler", ""], "the Dask scheduler's address must be a non-empty string such "
+                          "as tcp://HOST:8786; got ''."),
+    (["--scheduler", "  "], "the Dask scheduler's address must be a non-empty string"),
+    ({"address": 12345}, "not a Dask scheduler file (its address is 12345, not a string)."),
+    ({"address": None}, "not a Dask scheduler file (its address is None, not a string)."),
+    ({"address": ""}, "the Dask scheduler's address must be a non-empty string"),
+])
+def test_scheduler_input_is_checked_before_use(tmp_path, capsys, where, message):
+    if isinstance(where, dict):
+        path = tmp_path / "scheduler.json"
+        path.write_text(json.dumps(where))
+        where = ["--scheduler-file", str(path)]
+    status = main(["compare", "--methods", "logreg-balanced", *where, "--out",
+                   str(tmp_path / "out"), *FAST])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert message in err and err.count("\n") == 1
+    assert _fits(tmp_path / "out") == 0  # nothing ran locally
+
+
+def test_a_bad_scheme_or_nothing_listening_is_one_line(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for where, message in [
+        (["--scheduler", "http://127.0.0.1:8787"],
+         "the Dask scheduler's address http://127.0.0.1:8787: unknown scheme http://; "
+         "use one of "),
+        (["--scheduler", f"tcp://127.0.0.1:{port}", "--scheduler-timeout", "0.5"],
+         f"cannot use the Dask scheduler at tcp://127.0.0.1:{port}: Timed out trying to "
+         f"connect to tcp://127.0.0.1:{port} after 0.5 s"),
+    ]:
+        status = main(["compare", "--methods", "logreg-balanced", *where, "--out",
+                       str(tmp_path / "out"), *FAST])
+        err = capsys.readouterr().err
+        assert status == 1
+        assert err.startswith(f"sk-imbaloss: error: {message}") and err.count("\n") == 1
+
+
+def test_the_scheduler_timeout_is_ten_seconds_unless_given(capsys):
+    from sk_imbaloss.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["compare"]).scheduler_timeout == 10
+    assert parser.parse_args(["compare", "--scheduler-timeout", "2.5"]).scheduler_timeout == 2.5
+    for bad in ["0", "-1", "nan", "inf", "soon"]:
+        with pytest.raises(SystemExit):
+            parser.parse_args(["compare", "--scheduler-timeout", bad])
+        assert "--scheduler-timeout" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("data", [[], ["DATA"]], ids=["demo", "data"])
+def test_a_second_run_is_refused_before_torch_and_pandas_are_imported(keel, tmp_path, data):
+    data = [str(keel("glass2")) for _ in data]
+    code = ("import sys; from sk_imbaloss.cli import main; "
+            f"status = main(['compare', *{data!r}, '--out', sys.argv[1]]); "
+            "print(status, sorted(m for m in ('torch', 'pandas', 'sklearn') "
+            "if m in sys.modules))")
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a run holds it
+        done = subprocess.run([sys.executable, "-c", code, str(tmp_path)],
+                              capture_output=True, text=True, env=_ENV)
+    finally:
+        os.close(fd)
+    assert done.stdout == "1 []\n"
+    assert done.stderr == (f"sk-imbaloss: error: --out {tmp_path}: in use by another run, "
+                           "which holds it until it ends; wait for it, or use another "
+                           "folder.\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _children(pid):
+    """The process ids whose parent is ``pid``, from Linux's /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _running(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; reaping it is its new parent's business
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux's /proc")
+def test_the_workers_of_a_killed_run_end_with_it(keel, tmp_path):
+    out = tmp_path / "out"
+    run = subprocess.Popen([sys.executable, "-m", "sk_imbaloss", "compare",
+                            str(keel("glass2")), *_RUN, "--n-jobs", "2", "--no-progress",
+                            "--out", str(out)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env=_ENV, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while _fits(out) < 1:  # the workers are up and fitting
+            assert run.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        workers = _children(run.pid)
+        assert len(workers) >= 2
+    finally:
+        run.kill()  # SIGKILL: the run itself cannot end them
+        run.wait()
+    # Not a timing: without the watch they idle for loky's five minutes.
+    deadline = time.monotonic() + 30
+    while any(map(_running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_running, workers))

@@ -7,12 +7,19 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from sk_imbaloss._results import COLUMNS, METRICS
-from sk_imbaloss.journal import JOURNAL_NAME, Journal, JournalError, SettingsMismatch
+from sk_imbaloss.journal import (
+    JOURNAL_NAME,
+    Journal,
+    JournalDamaged,
+    JournalError,
+    SettingsMismatch,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -124,7 +131,7 @@ def test_files_are_replaced_whole_and_only_the_journals_own(tmp_path):
         journal.check_owned(["a.csv", "absent.png"])
 
         journal.replace("b.png", lambda p: Path(p).write_text("b"))
-        journal.prune(["a.csv"])
+        journal.prune(["a.csv"], ["a.csv", "b.png", "mine.txt"])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [JOURNAL_NAME, "a.csv", "mine.txt", "taken.csv"])  # no temporaries either
     assert (tmp_path / "taken.csv").read_text() == "the user's"
@@ -143,3 +150,132 @@ def test_a_failed_fit_is_run_again_and_its_row_replaced(tmp_path):
         assert journal.keys() == set()
         journal.record(_row())
         assert journal.keys() == {("d", "ce", 0, 0)} and len(journal) == 1
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["resumed", "fresh"])
+def test_a_planted_files_table_removes_nothing_outside_the_run_s_own_names(tmp_path, fresh):
+    out, victim = tmp_path / "out", tmp_path / "victim.txt"
+    victim.write_text("the user's")
+    Journal(out).close()
+    (out / "notes.txt").write_text("the user's")
+    (out / "box_g_mean.png").symlink_to(victim)  # a plain name, but a link
+    planted = ["../victim.txt", str(victim), "", ".", "..", "notes.txt", "box_g_mean.png",
+               f"sub{os.sep}..{os.sep}..{os.sep}victim.txt"]
+    with sqlite3.connect(out / JOURNAL_NAME) as db:
+        db.executemany("INSERT INTO files VALUES (?)", [(name,) for name in planted])
+    db.close()
+    with Journal(out, fresh=fresh) as journal:
+        journal.check_owned(["results.csv", "box_g_mean.png"])
+        journal.replace("results.csv", lambda p: Path(p).write_text("ours"))
+        journal.prune(["results.csv"], ["results.csv", "box_g_mean.png", "cd_g_mean.png"])
+        for name in ["../victim.txt", str(victim), ""]:
+            with pytest.raises(ValueError, match="not a plain file name"):
+                journal.replace(name, lambda p: Path(p).write_text("ours"))
+    assert victim.read_text() == "the user's"  # the link went, not what it points to
+    assert sorted(p.name for p in out.iterdir()) == [JOURNAL_NAME, "notes.txt", "results.csv"]
+    assert (out / "notes.txt").read_text() == "the user's"
+
+
+def test_temporary_files_a_killed_run_left_are_removed_and_only_those(tmp_path):
+    left = [".results.csv.0a1b2c3d.csv", ".box_g_mean.png.ffffffff.png"]
+    kept = [".results.csv.0a1b2c3.csv", ".notes.txt.0a1b2c3d.txt", ".results.csv.0A1B2C3D.csv",
+            "results.csv.0a1b2c3d.csv", ".results.csv.0a1b2c3d.csv.bak"]
+    for name in [*left, *kept]:
+        (tmp_path / name).write_text("x")
+    (tmp_path / "box").mkdir()
+    (tmp_path / ".cd_g_mean.png.01234567.png").mkdir()  # a folder: not ours to remove
+    with Journal(tmp_path) as journal:
+        journal.prune([], ["results.csv", "box_g_mean.png", "cd_g_mean.png"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [JOURNAL_NAME, *kept, "box", ".cd_g_mean.png.01234567.png"])
+
+
+def _journal_with_fits(folder, n=200):
+    Journal(folder).close()
+    with closing(sqlite3.connect(folder / JOURNAL_NAME)) as db, db:  # one commit
+        db.executemany(f"INSERT INTO fits VALUES ({', '.join('?' * len(COLUMNS))})",
+                       [[_row(fold=fold)[c] for c in COLUMNS] for fold in range(n)])
+    with Journal(folder) as journal:
+        assert len(journal) == n
+    return folder / JOURNAL_NAME
+
+
+def _overwrite_a_page(path):
+    data = bytearray(path.read_bytes())
+    data[2 * 4096:2 * 4096 + 16] = b"\xff" * 16  # the header of the third page
+    path.write_bytes(bytes(data))
+
+
+def _cut_in_half(path):
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+
+
+def _cut_in_the_header(path):
+    path.write_bytes(path.read_bytes()[:50])
+
+
+@pytest.mark.parametrize("damage", [_overwrite_a_page, _cut_in_half, _cut_in_the_header],
+                         ids=["malformed", "truncated", "truncated-header"])
+def test_a_damaged_journal_is_refused_in_one_line_and_set_aside_by_fresh(tmp_path, damage):
+    path = _journal_with_fits(tmp_path)
+    damage(path)
+    damaged = path.read_bytes()
+    with pytest.raises(JournalDamaged, match=f"^{path}: a damaged journal \\(.*fresh=True to set it aside") as info:
+        Journal(tmp_path)
+    assert "\n" not in str(info.value) and info.value.path == path
+    assert path.read_bytes() == damaged  # not written into
+    with Journal(tmp_path, fresh=True) as journal:
+        assert len(journal) == 0
+        journal.record(_row())
+    aside, = tmp_path.glob(f"{JOURNAL_NAME}.damaged-*")
+    assert aside.read_bytes() == damaged
+    _cut_in_the_header(path)  # damaged again, within the same second maybe
+    again = path.read_bytes()
+    Journal(tmp_path, fresh=True).close()
+    assert sorted(p.read_bytes() for p in tmp_path.glob(f"{JOURNAL_NAME}.damaged-*")) \
+        == sorted([damaged, again])  # the first one set aside is kept whole
+
+
+def test_a_folder_of_the_journal_name_is_refused_and_kept(tmp_path):
+    (tmp_path / JOURNAL_NAME).mkdir()
+    for fresh in (False, True):
+        with pytest.raises(JournalError, match=f"{tmp_path / JOURNAL_NAME}: not a file"):
+            Journal(tmp_path, fresh=fresh)
+    assert (tmp_path / JOURNAL_NAME).is_dir()
+
+
+def _connect_with(monkeypatch, **how):
+    """Have the journal's SQLite connection read-only, or its file limited in size."""
+    connect = sqlite3.connect
+
+    def limited(path, *args, **kwargs):
+        if how.get("read_only"):
+            return connect(f"file:{path}?mode=ro", uri=True)
+        db = connect(path, *args, **kwargs)
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages + how['pages']}")
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", limited)
+
+
+def test_a_read_only_journal_is_one_line(tmp_path, monkeypatch):
+    path = _journal_with_fits(tmp_path, n=3)
+    _connect_with(monkeypatch, read_only=True)
+    with pytest.raises(JournalError, match=f"^{path}: read-only, so no fit could be "
+                                           "recorded; make it writable"):
+        Journal(tmp_path)
+
+
+def test_a_full_disk_keeps_every_fit_recorded_before(tmp_path, monkeypatch):
+    path = _journal_with_fits(tmp_path, n=3)
+    with monkeypatch.context() as patch:
+        _connect_with(patch, pages=2)
+        with Journal(tmp_path) as journal:
+            with pytest.raises(JournalError, match=f"^{path}: the disk is full; the fits "
+                                                   "recorded before are kept") as info:
+                for fold in range(3, 1000):
+                    journal.record(_row(fold=fold))
+            assert "\n" not in str(info.value)
+    with Journal(tmp_path) as journal:
+        assert len(journal) == fold  # every fit but the one that did not fit
