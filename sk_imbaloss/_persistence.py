@@ -72,7 +72,9 @@ def save_model(net, path):
                 value = {"pairs": _plain(list(value.items()))}
             params[name] = _plain(value)
         except TypeError:
-            if not _same(value, defaults.get(name, inspect.Parameter.empty)):
+            if name == "random_state":
+                params[name] = None  # a RandomState seeds training only, not prediction
+            elif not _same(value, defaults.get(name, inspect.Parameter.empty)):
                 by_name[name] = _named(value)
     fitted = {name: _plain(getattr(net, name, None))
               for name in ("n_features_in_", "max_epochs_", *_FITTED_ARRAYS)}

@@ -671,7 +671,8 @@ n_features), or torch Dataset
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or torch Dataset
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features), or \
+torch Dataset
         prior : None, 'train', 'balanced', array-like of shape (n_classes,) or dict, \
 default=None
             ``'train'``: the training data's class frequencies (``class_prior_``),
@@ -681,8 +682,9 @@ default=None
             Exact for what the loss fixed: ``softmax(z + tau * log(class_prior_) -
             log(trained) + log(prior))``, ``trained`` the class frequencies the loss
             trained for (``class_prior_`` times ``class_weight_``; uniform times
-            ``class_weight_`` with ``sampling='balanced'``). The adaptive importance,
-            a weight between 1 and 2 that moves during training, is not undone. In a
+            ``class_weight_`` with ``sampling='balanced'``). The adaptive class
+            weight (``1 + importance_``, or ``importance_`` for ``'adaptive-seed'``),
+            which moves during training, is not undone. In a
             Pipeline, ``pipe.predict_proba(X, prior='train')`` passes it on (with
             metadata routing enabled, after ``set_predict_proba_request(prior=True)``).
 
@@ -773,8 +775,9 @@ default=None
         ``feature_names_in_``, ``class_counts_``, ``class_prior_``,
         ``class_weight_``, ``importance_`` and ``max_epochs_``. A parameter that is
         not plain data (a ``module`` class, a criterion class, callbacks) is recorded
-        by name only: :meth:`load` asks for it. Not saved: the optimizer's state and
-        the history (skorch's ``save_params(f_optimizer=..., f_history=...)``).
+        by name only: :meth:`load` asks for it; a ``RandomState`` instance as
+        ``random_state`` is saved as ``None`` (it seeds training, not prediction). Not
+        saved: the optimizer's state and the history (skorch's ``save_params(f_optimizer=..., f_history=...)``).
 
         Parameters
         ----------

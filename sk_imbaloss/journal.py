@@ -67,10 +67,19 @@ class JournalDamaged(JournalError):
                          "folder.")
 
 
+#: SQLite's message for each primary result code the journal reports in its own words.
+_MESSAGES = {"SQLITE_CORRUPT": "database disk image is malformed",
+             "SQLITE_NOTADB": "file is not a database",
+             "SQLITE_FULL": "database or disk is full",
+             "SQLITE_READONLY": "attempt to write a readonly database"}
+
+
 def _unusable(path, exc):
     """The JournalError that says, in one line, why SQLite could not use ``path``."""
     # The primary code: SQLITE_READONLY of SQLITE_READONLY_DBMOVED, and the like.
-    name = "_".join(getattr(exc, "sqlite_errorname", "").split("_")[:2])
+    # Python 3.10 has no sqlite_errorname: SQLite's own message for each code then.
+    name = "_".join(getattr(exc, "sqlite_errorname", "").split("_")[:2]) or next(
+        (code for code, message in _MESSAGES.items() if message in str(exc)), "")
     if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
         return JournalDamaged(path, str(exc))
     if name == "SQLITE_FULL":

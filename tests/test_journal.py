@@ -279,3 +279,18 @@ def test_a_full_disk_keeps_every_fit_recorded_before(tmp_path, monkeypatch):
             assert "\n" not in str(info.value)
     with Journal(tmp_path) as journal:
         assert len(journal) == fold  # every fit but the one that did not fit
+
+
+@pytest.mark.parametrize("message, kind", [
+    ("file is not a database", "damaged journal"),
+    ("database disk image is malformed", "damaged journal"),
+    ("database or disk is full", "the disk is full"),
+    ("attempt to write a readonly database", "read-only"),
+])
+def test_sqlite_errors_are_told_apart_without_their_code_names(message, kind):
+    # Python 3.10's sqlite3 errors carry no sqlite_errorname: SQLite's message tells.
+    from sk_imbaloss.journal import JournalDamaged, _unusable
+
+    error = _unusable(Path("out/journal.sqlite"), sqlite3.DatabaseError(message))
+    assert kind in str(error)
+    assert isinstance(error, JournalDamaged) == (kind == "damaged journal")

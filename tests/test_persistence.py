@@ -90,6 +90,16 @@ def test_int_labels_feature_names_and_a_file_object(binary_data):
     np.testing.assert_array_equal(new.predict(frame), clf.predict(frame))
 
 
+def test_a_random_state_instance_is_saved_as_none(binary_data, tmp_path):
+    X, y = binary_data
+    params = {**FAST, "random_state": np.random.RandomState(0)}
+    clf = ImbalancedNeuralClassifier(**params).fit(X, y)
+    clf.save(tmp_path / "model.pt")
+    new = ImbalancedNeuralClassifier.load(tmp_path / "model.pt")
+    assert new.random_state is None
+    np.testing.assert_array_equal(new.predict_proba(X), clf.predict_proba(X))
+
+
 def test_a_parameter_held_by_name_must_be_given_again(binary_data, tmp_path):
     X, y = binary_data
     ImbalancedNeuralClassifier(Wide, criterion=nn.CrossEntropyLoss, **FAST).fit(X, y).save(

@@ -380,9 +380,16 @@ def test_plain_words_say_which_differences_are_significant():
     scores = {f"d{i}": {"a": 0.9, "b": 0.8, "c": 0.7} for i in range(10)}
     words = _words(scores, metrics=["g_mean"])
     assert ("On G-mean, minority F1 and Brier score the methods differ significantly "
-            "(Friedman p = 4.5e-05, 4.5e-05 and 4.5e-05, at α = 0.05).") in words
+            "(Friedman p = 4.54e-05, 4.54e-05 and 4.54e-05, at α = 0.05).") in words
     assert ("a (0.1 s), first on G-mean, minority F1 and Brier score, is significantly "
             "better than c (Nemenyi) and not significantly different from b (0.1 s).") in words
+
+
+def test_plain_words_do_not_round_a_significant_p_to_alpha():
+    # Three data sets in full agreement: Friedman p = exp(-3) = 0.0498, below 0.05.
+    scores = {f"d{i}": {"a": 0.9, "b": 0.8, "c": 0.7} for i in range(3)}
+    words = _words(scores, metrics=["g_mean"])
+    assert "differ significantly (Friedman p = 0.0498," in words
 
 
 def test_plain_words_name_a_method_as_good_as_the_leader_and_cheaper():
