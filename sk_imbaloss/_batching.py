@@ -17,7 +17,32 @@ from scipy import sparse
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 __all__ = ["ArrayDataset", "ClassBalancedDraws", "ClassBalancedSampler", "TensorBatches",
-           "balanced_sampler"]
+           "auto_epochs", "balanced_sampler", "prediction_rows"]
+
+#: ``max_epochs='auto'``: this many epochs, or more to make at least _AUTO_STEPS steps.
+_AUTO_EPOCHS = 40
+_AUTO_STEPS = 500
+#: At most this many values in a densified batch of sparse input at prediction (64 MiB
+#: in float32): 8192 rows of a 5,000-column one-hot matrix would be 160 MiB.
+_SPARSE_BATCH_VALUES = 2**24
+
+
+def auto_epochs(n_rows, batch_size):
+    """The epochs of ``max_epochs='auto'``: 40, or as many as make 500 gradient steps
+    on ``n_rows`` rows in batches of ``batch_size`` (-1: one batch); 40 when the rows
+    are not the training set's (``n_rows=None``: a partial_fit chunk)."""
+    if n_rows is None:
+        return _AUTO_EPOCHS
+    per_epoch = 1 if batch_size == -1 else max(1, math.ceil(n_rows / batch_size))
+    return max(_AUTO_EPOCHS, math.ceil(_AUTO_STEPS / per_epoch))
+
+
+def prediction_rows(dataset, rows):
+    """Rows per prediction batch of ``dataset``: ``rows``, fewer for sparse input so
+    that a densified batch stays within _SPARSE_BATCH_VALUES."""
+    if dataset.X_t is not None:
+        return rows
+    return min(rows, _SPARSE_BATCH_VALUES // max(1, dataset.X.shape[1]))
 
 
 # The target of unlabelled data (prediction): skorch batches are (X, y) pairs, the

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
 __all__ = ["class_counts", "class_prior", "class_stats", "class_weight_vector",
-           "effective_number_weights", "prior_vector"]
+           "effective_number_weights", "prior_shift", "prior_vector"]
 
 
 def class_counts(y_enc, n_classes, sample_weight=None, previous=None):
@@ -194,3 +194,33 @@ def prior_vector(prior, classes, train_prior):
             f"sum; got {vector.tolist()!r}."
         )
     return vector / vector.sum()
+
+
+def prior_shift(prior, classes, train_prior, class_weight, tau, balanced_sampling=False):
+    """What ``predict_proba(X, prior)`` adds to the logits before the softmax.
+
+    ``softmax(z + tau * log(train_prior))`` estimates the posterior under the class
+    frequencies the weighted loss trained for, ``trained`` (``train_prior`` times
+    ``class_weight``; uniform times ``class_weight`` with balanced sampling); Bayes'
+    rule moves it to ``prior``'s (:func:`prior_vector`). ``train_prior`` is None
+    after a fit on a Dataset without targets: a ValueError says so.
+
+    Returns
+    -------
+    shift : ndarray of shape (n_classes,), float32
+    """
+    if train_prior is None:
+        raise ValueError(
+            "prior needs the training class frequencies, which a fit on a Dataset "
+            "without y does not record: pass y along with the Dataset."
+        )
+    target = prior_vector(prior, classes, train_prior)
+    trained = class_weight * (1.0 if balanced_sampling else train_prior)
+    if not (trained > 0).all():
+        raise ValueError(
+            f"class_weight gives {classes[trained <= 0].tolist()!r} a weight of 0: the "
+            "network never learned their frequency, so no prior applies."
+        )
+    with np.errstate(divide="ignore"):  # a class absent where deployed: P = 0
+        log_target = np.log(target)
+    return (tau * np.log(train_prior) - np.log(trained) + log_target).astype(np.float32)

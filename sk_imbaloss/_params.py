@@ -9,13 +9,14 @@ import inspect
 import warnings
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 from sklearn.metrics import get_scorer
 
 from ._compat import HasMethods, Interval, Options, StrOptions, validate_parameter_constraints
 from ._data import check_hidden_units
 
-__all__ = ["CRITERIA", "PARAMETER_CONSTRAINTS", "check_params"]
+__all__ = ["CRITERIA", "PARAMETER_CONSTRAINTS", "check_params", "check_partial_fit"]
 
 #: The criteria selectable by name.
 CRITERIA = ("adaptive", "adaptive-seed", "focal", "margin", "ce")
@@ -104,3 +105,23 @@ def check_params(estimator, params=None):
             f"criterion={params['criterion']!r} use the top-level alpha, gamma, "
             "margin and class_weight parameters."
         )
+
+
+def check_partial_fit(class_weight, classes, fitted_classes):
+    """Refuse what ``partial_fit`` cannot do: weights from a chunk's class counts, or
+    ``classes`` other than those of the net's first fit (``fitted_classes``; None
+    before it)."""
+    if class_weight in ("balanced", "effective"):
+        raise ValueError(
+            f"class_weight={class_weight!r} is not supported for partial_fit (a chunk's "
+            "class counts are not the data's); as in scikit-learn, compute the weights "
+            "on all the data (e.g. sklearn.utils.class_weight.compute_class_weight) and "
+            "pass them as a dict."
+        )
+    if classes is not None and fitted_classes is not None:
+        given = np.unique(np.asarray(classes))
+        if not np.array_equal(given, fitted_classes):
+            raise ValueError(
+                f"classes={given.tolist()!r} differs from the classes the classifier "
+                f"was first fitted or initialized with, {fitted_classes.tolist()!r}."
+            )

@@ -22,7 +22,7 @@ import torch
 
 from ._data import check_device
 
-__all__ = ["load_model", "load_params_mismatch", "save_model", "state_mismatch"]
+__all__ = ["SavedModel", "state_mismatch"]
 
 _FORMAT = "sk_imbaloss.ImbalancedNeuralClassifier/1"
 _SCALARS = (type(None), bool, int, float, str)
@@ -59,8 +59,8 @@ def _same(value, default):
         return False
 
 
-def save_model(net, path):
-    """Write the fitted ``net`` to ``path`` (see :meth:`ImbalancedNeuralClassifier.save`)."""
+def _save(net, path):
+    """Write the fitted ``net`` to ``path`` (see :meth:`SavedModel.save`)."""
     net.check_is_fitted()
     defaults = {name: p.default for name, p in
                 inspect.signature(type(net).__init__).parameters.items()}
@@ -102,8 +102,8 @@ def _read(path):
         ) from exc
 
 
-def load_model(cls, path, params):
-    """The model saved at ``path`` (see :meth:`ImbalancedNeuralClassifier.load`)."""
+def _load(cls, path, params):
+    """The model saved at ``path`` (see :meth:`SavedModel.load`)."""
     state, saved = _read(path)
     missing = {name: kind for name, kind in saved["by_name"].items() if name not in params}
     if missing:
@@ -187,7 +187,7 @@ def state_mismatch(saved, current, part="module"):
     return f"the saved {part} does not fit this one: {'; '.join(details)}{more}."
 
 
-def load_params_mismatch(net, error, files):
+def _load_params_mismatch(net, error, files):
     """The message for skorch's ``load_params`` into a network of another shape.
 
     ``error`` is torch's ``load_state_dict`` error; ``files`` maps ``'module'`` and
@@ -205,3 +205,68 @@ def load_params_mismatch(net, error, files):
     return (f"The saved parameters do not fit this network: {problem} "
             f"{type(net).__name__}.save and .load keep the whole model in one file and "
             "build the network it describes.")
+
+
+class SavedModel:
+    """``save`` and ``load`` of a whole fitted estimator, and skorch's ``load_params``
+    with a mismatch named in the estimator's terms; mixed into
+    :class:`~sk_imbaloss.ImbalancedNeuralClassifier`."""
+
+    def save(self, path):
+        """Save the fitted model to one file, without pickle.
+
+        The file holds the network's weights and the criterion's state (as skorch's
+        ``save_params(f_params=..., f_criterion=...)`` do), the constructor parameters
+        and the fitted attributes: ``classes_``, ``n_features_in_``,
+        ``feature_names_in_``, ``class_counts_``, ``class_prior_``,
+        ``class_weight_``, ``importance_`` and ``max_epochs_``. A parameter that is
+        not plain data (a ``module`` class, a criterion class, callbacks) is recorded
+        by name only: :meth:`load` asks for it; a ``RandomState`` instance as
+        ``random_state`` is saved as ``None`` (it seeds training, not prediction). Not
+        saved: the optimizer's state and the history (skorch's
+        ``save_params(f_optimizer=..., f_history=...)``).
+
+        Parameters
+        ----------
+        path : str, path-like or writable binary file
+        """
+        _save(self, path)
+
+    @classmethod
+    def load(cls, path, **params):
+        """The model :meth:`save` wrote to ``path``, predicting as it did.
+
+        The file is read with ``torch.load(..., weights_only=True)``, which runs no
+        code, so a file from anywhere is safe to load.
+
+        Parameters
+        ----------
+        path : str, path-like or readable binary file
+        **params
+            Constructor parameters the file holds by name only (e.g. ``module=MyNet``),
+            or to change (e.g. ``device='cpu'`` for a model saved on a GPU).
+
+        Returns
+        -------
+        ImbalancedNeuralClassifier
+            Initialized, with the saved weights and fitted attributes.
+
+        Raises
+        ------
+        ValueError
+            When the file is not one :meth:`save` wrote, a parameter held by name is
+            not given, or the network built from the parameters has another shape
+            than the saved one (the message names the difference).
+        """
+        return _load(cls, path, params)
+
+    def load_params(self, f_params=None, f_optimizer=None, f_criterion=None,
+                    f_history=None, checkpoint=None, use_safetensors=False, **kwargs):
+        try:
+            return super().load_params(f_params, f_optimizer, f_criterion, f_history,
+                                       checkpoint, use_safetensors, **kwargs)
+        except RuntimeError as exc:
+            if "Error(s) in loading state_dict" not in str(exc):
+                raise
+            files = {} if use_safetensors else {"module": f_params, "criterion": f_criterion}
+            raise ValueError(_load_params_mismatch(self, exc, files)) from None

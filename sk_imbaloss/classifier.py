@@ -23,14 +23,15 @@ from skorch.exceptions import NotInitializedError
 from skorch.utils import is_dataset, to_tensor
 from torch.utils.data import DataLoader
 
-from ._batching import ArrayDataset, TensorBatches, as_array_dataset, balanced_sampler
-from ._class_stats import class_stats, class_weight_vector, prior_vector
+from ._batching import (ArrayDataset, TensorBatches, as_array_dataset, auto_epochs,
+                        balanced_sampler, prediction_rows)
+from ._class_stats import class_stats, class_weight_vector, prior_shift
 from ._compat import SyncFreeEpochs, TrainingDivergedError
 from ._data import (check_device, check_early_stopping_split, check_hidden_units,
                     check_sample_weights, encode_labels, fit_labels, validate_features)
 from ._dataset_input import check_dataset_fit, dataset_classes
-from ._params import CRITERIA, PARAMETER_CONSTRAINTS, check_params
-from ._persistence import load_model, load_params_mismatch, save_model
+from ._params import CRITERIA, PARAMETER_CONSTRAINTS, check_params, check_partial_fit
+from ._persistence import SavedModel
 from ._runtime import auto_threads, seeded_torch, torch_settings
 from .callbacks import (DivergenceCheck, ImportanceHistory, SparsePrintLog,
                         early_stopping_callbacks, score_labels)
@@ -44,12 +45,6 @@ __all__ = ["CRITERIA", "ImbalancedNeuralClassifier", "TrainingDivergedError"]
 _ADJUSTED_BY_DEFAULT = frozenset({"adaptive", "focal", "margin"})
 #: Rows per batch at prediction, unless ``iterator_valid__batch_size`` says otherwise.
 _INFERENCE_BATCH_SIZE = 8192
-#: At most this many values in a densified batch of sparse input at prediction (64 MiB
-#: in float32): 8192 rows of a 5,000-column one-hot matrix would be 160 MiB.
-_SPARSE_BATCH_VALUES = 2**24
-#: ``max_epochs='auto'``: this many epochs, or more to make at least _AUTO_STEPS steps.
-_AUTO_EPOCHS = 40
-_AUTO_STEPS = 500
 #: Top-level parameter -> the part of an initialized net that set_params rebuilds.
 _PARTS = {
     **dict.fromkeys(("hidden_units", "dropout"), "module"),
@@ -61,7 +56,7 @@ _PARTS = {
 }
 
 
-class ImbalancedNeuralClassifier(SyncFreeEpochs, NeuralNetClassifier):
+class ImbalancedNeuralClassifier(SyncFreeEpochs, SavedModel, NeuralNetClassifier):
     """A neural network classifier trained with an imbalance-aware loss.
 
     A scikit-learn classifier built on :class:`skorch.NeuralNetClassifier`. With no
@@ -289,14 +284,14 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         if not self.initialized_ or not parts:
             return super().set_params(**kwargs)
         self._check_params({k: v for k, v in kwargs.items() if "__" not in k})
-        class_weight = kwargs.get("class_weight", self.class_weight)
-        beta = kwargs.get("beta", self.beta)
-        if "criterion" in parts and self._has_classes():
-            class_weight_vector(class_weight, self.classes_, self.class_counts_, beta)
+        weight = None
+        if "criterion" in parts and self._has_classes():  # a bad value raises before
+            weight = class_weight_vector(kwargs.get("class_weight", self.class_weight),
+                                         self.classes_, self.class_counts_,
+                                         kwargs.get("beta", self.beta))
         super().set_params(**kwargs)
-        if "criterion" in parts and self._has_classes():
-            self.class_weight_ = class_weight_vector(class_weight, self.classes_,
-                                                     self.class_counts_, beta)
+        if weight is not None:
+            self.class_weight_ = weight
         if "module" in parts:
             self._initialize_module()
         if parts & {"module", "criterion"}:
@@ -493,9 +488,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
             if fast.y is None and not kwargs:
                 # Prediction (rows without targets) holds no gradients, so it runs in
                 # large batches: per-batch overhead, not arithmetic, bounds small ones.
-                rows = _INFERENCE_BATCH_SIZE
-                if fast.X_t is None:
-                    rows = min(rows, _SPARSE_BATCH_VALUES // max(1, fast.X.shape[1]))
+                rows = prediction_rows(fast, _INFERENCE_BATCH_SIZE)
                 return TensorBatches(fast, max(self.batch_size, rows), shuffle=False)
             return TensorBatches(fast, kwargs.get("batch_size", self.batch_size),
                                  shuffle=training and self.shuffle,
@@ -551,15 +544,16 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         if self.max_epochs != "auto":
             return self.max_epochs
         if partial or not hasattr(dataset, "__len__"):
-            # A partial_fit chunk is not the training set: 'auto' is the plain 40 epochs
+            # A partial_fit chunk is not the training set: 'auto' is the plain epochs
             # there (and for a Dataset without a length).
-            return _AUTO_EPOCHS
+            return auto_epochs(None, self.batch_size)
         n_rows = len(dataset)
         if self.early_stopping and self.train_split is None:
             n_rows -= math.ceil(n_rows * self.validation_fraction)
-        batch_size = self.get_params_for("iterator_train").get("batch_size", self.batch_size)
-        per_epoch = 1 if batch_size == -1 else max(1, math.ceil(n_rows / batch_size))
-        return max(_AUTO_EPOCHS, math.ceil(_AUTO_STEPS / per_epoch))
+        return auto_epochs(n_rows, self._train_batch_size())
+
+    def _train_batch_size(self):
+        return self.get_params_for("iterator_train").get("batch_size", self.batch_size)
 
     def _fit(self, X, y, sample_weight, reset, classes, partial, fit_params):
         if is_dataset(X):
@@ -583,8 +577,7 @@ dataset, predict_nonlinearity, compile, use_caching, torch_load_kwargs, **kwargs
         with seeded_torch(self.split_seed_, self.device, 0 if reset else len(self.history)):
             if reset:
                 self.initialize()
-            batch_size = self.get_params_for("iterator_train").get("batch_size",
-                                                                  self.batch_size)
+            batch_size = self._train_batch_size()
             rows = len(dataset) if batch_size == -1 else batch_size
             try:
                 # skorch's loop; like skorch, Ctrl-C stops training and keeps the model.
@@ -625,21 +618,9 @@ n_features), or torch Dataset
         call when that batch does not contain them all.
         """
         self._check_params()
-        if self.class_weight in ("balanced", "effective"):
-            raise ValueError(
-                f"class_weight={self.class_weight!r} is not supported for partial_fit (a "
-                "chunk's class counts are not the data's); as in scikit-learn, compute the "
-                "weights on all the data (e.g. sklearn.utils.class_weight."
-                "compute_class_weight) and pass them as a dict."
-            )
         reset = not self.initialized_
-        if classes is not None and not reset and self._has_classes():
-            given = np.unique(np.asarray(classes))
-            if not np.array_equal(given, self.classes_):
-                raise ValueError(
-                    f"classes={given.tolist()!r} differs from the classes the classifier "
-                    f"was first fitted or initialized with, {self.classes_.tolist()!r}."
-                )
+        check_partial_fit(self.class_weight, classes,
+                          None if reset or not self._has_classes() else self.classes_)
         if classes is None:
             classes = self._known_classes()
         return self._fit(X, y, sample_weight, reset, classes, True, fit_params)
@@ -679,14 +660,10 @@ default=None
             the probabilities a risk score needs; ``'balanced'``: every class equally
             frequent; an array in ``classes_`` order or a dict by label: other
             frequencies (counts or shares), e.g. those where the model is deployed.
-            Exact for what the loss fixed: ``softmax(z + tau * log(class_prior_) -
-            log(trained) + log(prior))``, ``trained`` the class frequencies the loss
-            trained for (``class_prior_`` times ``class_weight_``; uniform times
-            ``class_weight_`` with ``sampling='balanced'``). The adaptive class
-            weight (``1 + importance_``, or ``importance_`` for ``'adaptive-seed'``),
-            which moves during training, is not undone. In a
-            Pipeline, ``pipe.predict_proba(X, prior='train')`` passes it on (with
-            metadata routing enabled, after ``set_predict_proba_request(prior=True)``).
+            Exact for what the loss fixed (the logit adjustment, fixed class weights,
+            balanced sampling; not the adaptive weight, which moves in training):
+            ``docs/guide.md``, "What the probabilities mean". A Pipeline passes it on
+            (with metadata routing, after ``set_predict_proba_request(prior=True)``).
 
         ``predict_nonlinearity`` may replace the softmax (``None`` for none, or a
         callable), as in skorch; with ``'auto'`` and ``torch.nn.NLLLoss`` the module
@@ -712,7 +689,10 @@ default=None
                 "rows lie far outside the range of the training data."
             )
         if prior is not None:
-            shift = torch.as_tensor(self._prior_shift(prior), device=logits.device)
+            shift = prior_shift(prior, self.classes_, getattr(self, "class_prior_", None),
+                                getattr(self, "class_weight_", None), self._tau(),
+                                balanced_sampling=self.sampling == "balanced")
+            shift = torch.as_tensor(shift, device=logits.device)
             proba = torch.softmax(logits.float() + shift, dim=1)
         elif nonlin == "auto":
             proba = logits if nll else torch.softmax(logits.float(), dim=1)
@@ -721,29 +701,6 @@ default=None
         else:
             proba = nonlin(logits)
         return proba.detach().cpu().numpy()
-
-    def _prior_shift(self, prior):
-        """What ``predict_proba(X, prior)`` adds to the logits before the softmax."""
-        train = getattr(self, "class_prior_", None)
-        weight = getattr(self, "class_weight_", None)
-        if train is None or weight is None:
-            raise ValueError(
-                "prior needs the training class frequencies, which a fit on a Dataset "
-                "without y does not record: pass y along with the Dataset."
-            )
-        target = prior_vector(prior, self.classes_, train)
-        # softmax(z + tau * log(train)) estimates the posterior under the frequencies
-        # the weighted loss trained for; Bayes' rule moves it to the target's.
-        trained = weight * (1.0 if self.sampling == "balanced" else train)
-        if not (trained > 0).all():
-            raise ValueError(
-                f"class_weight gives {self.classes_[trained <= 0].tolist()!r} a weight "
-                "of 0: the network never learned their frequency, so no prior applies."
-            )
-        with np.errstate(divide="ignore"):  # a class absent where deployed: P = 0
-            log_target = np.log(target)
-        shift = self._tau() * np.log(train) - np.log(trained) + log_target
-        return shift.astype(np.float32)
 
     def predict(self, X):
         """The most probable class for each row, as one of ``classes_``."""
@@ -765,64 +722,6 @@ default=None
                 "'adaptive-seed'."
             )
         return criterion.importance.detach().cpu().numpy().copy()
-
-    def save(self, path):
-        """Save the fitted model to one file, without pickle.
-
-        The file holds the network's weights and the criterion's state (as skorch's
-        ``save_params(f_params=..., f_criterion=...)`` do), the constructor parameters
-        and the fitted attributes: ``classes_``, ``n_features_in_``,
-        ``feature_names_in_``, ``class_counts_``, ``class_prior_``,
-        ``class_weight_``, ``importance_`` and ``max_epochs_``. A parameter that is
-        not plain data (a ``module`` class, a criterion class, callbacks) is recorded
-        by name only: :meth:`load` asks for it; a ``RandomState`` instance as
-        ``random_state`` is saved as ``None`` (it seeds training, not prediction). Not
-        saved: the optimizer's state and the history (skorch's ``save_params(f_optimizer=..., f_history=...)``).
-
-        Parameters
-        ----------
-        path : str, path-like or writable binary file
-        """
-        save_model(self, path)
-
-    @classmethod
-    def load(cls, path, **params):
-        """The model :meth:`save` wrote to ``path``, predicting as it did.
-
-        The file is read with ``torch.load(..., weights_only=True)``, which runs no
-        code, so a file from anywhere is safe to load.
-
-        Parameters
-        ----------
-        path : str, path-like or readable binary file
-        **params
-            Constructor parameters the file holds by name only (e.g. ``module=MyNet``),
-            or to change (e.g. ``device='cpu'`` for a model saved on a GPU).
-
-        Returns
-        -------
-        ImbalancedNeuralClassifier
-            Initialized, with the saved weights and fitted attributes.
-
-        Raises
-        ------
-        ValueError
-            When the file is not one :meth:`save` wrote, a parameter held by name is
-            not given, or the network built from the parameters has another shape
-            than the saved one (the message names the difference).
-        """
-        return load_model(cls, path, params)
-
-    def load_params(self, f_params=None, f_optimizer=None, f_criterion=None,
-                    f_history=None, checkpoint=None, use_safetensors=False, **kwargs):
-        try:
-            return super().load_params(f_params, f_optimizer, f_criterion, f_history,
-                                       checkpoint, use_safetensors, **kwargs)
-        except RuntimeError as exc:
-            if "Error(s) in loading state_dict" not in str(exc):
-                raise
-            files = {} if use_safetensors else {"module": f_params, "criterion": f_criterion}
-            raise ValueError(load_params_mismatch(self, exc, files)) from None
 
     # scikit-learn's repr (changed parameters only) reads better inside Pipelines and
     # search results than skorch's module dump; the fitted module is in ``module_``.

@@ -5,31 +5,26 @@ set the methods are ranked by their mean score over the folds, the ranks are ave
 over data sets, the Friedman test asks whether any method differs, and a Nemenyi
 post-hoc test (shown as a critical-difference diagram) says which pairs do.
 
-The figures and the post-hoc test need the ``report`` extra (``pip install
+What the results say is computed once, in a :class:`Summary` (``_summary``), and its
+plain words are written in ``_words``; this module writes the markdown, the figures and
+the files. The figures and the post-hoc test need the ``report`` extra (``pip install
 ".[report]"`` in the repository: matplotlib and scikit-posthocs); without it the CSV
 and the markdown summary are still written.
 """
 
 import math
 import re
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from ._ranks import (
-    _EXTRA_HINT,
-    _TIE_TOLERANCE,
-    FriedmanResult,
-    _average,
-    _friedman,
-    _rank_matrix,
-    average_ranks,
-    friedman,
-    skipped_methods,
-)
+
+from ._ranks import _EXTRA_HINT, FriedmanResult, average_ranks, friedman, skipped_methods
 from ._results import LOWER_IS_BETTER, METRICS
+from ._summary import (HEADLINE_METRICS, METRIC_NAMES, Summary, as_summary, failures,
+                       summarize)
+from ._words import _by_reason, _fmt_seconds, _for_metrics, _join, plain_words
 from .journal import Journal
 
 __all__ = [
@@ -46,219 +41,6 @@ __all__ = [
     "summarize",
     "write_report",
 ]
-
-#: The metrics the report leads with, each with its own tables, test and figures.
-HEADLINE_METRICS = ("g_mean", "average_precision", "balanced_accuracy", "roc_auc")
-
-#: Display names of the result columns.
-METRIC_NAMES = {
-    "balanced_accuracy": "balanced accuracy",
-    "g_mean": "G-mean",
-    "roc_auc": "ROC-AUC",
-    "average_precision": "average precision",
-    "minority_f1": "minority F1",
-    "mcc": "MCC",
-    "brier": "Brier score",
-    "fit_seconds": "fit seconds",
-}
-
-#: Ranked, tested and led beside the metrics a report is given: minority F1, which the
-#: plain words weigh against a balanced decision, and the Brier score, the quality of
-#: the probabilities.
-_ALSO_RANKED = ("minority_f1", "brier")
-
-
-# ---------------------------------------------------------------------- tables
-def summarize(results, metrics=METRICS + ("fit_seconds",)):
-    """Mean and standard deviation over the folds, per data set and method.
-
-    Parameters
-    ----------
-    results : pandas.DataFrame
-        As returned by :func:`~sk_imbaloss.compare.run_comparison`.
-    metrics : sequence of str, default=METRICS + ("fit_seconds",)
-
-    Returns
-    -------
-    summary : pandas.DataFrame
-        Indexed by ``(dataset, method)`` in the results' order, with columns
-        ``(metric, "mean")`` and ``(metric, "std")``. Failed folds are left out; a
-        method that failed on every fold of a data set has NaN there.
-    """
-    metrics = [m for m in metrics if m in results]
-    return results.groupby(["dataset", "method"], sort=False)[metrics].agg(["mean", "std"])
-
-
-def failures(results):
-    """The data set and method pairs with folds that were not scored.
-
-    Parameters
-    ----------
-    results : pandas.DataFrame
-        As returned by :func:`~sk_imbaloss.compare.run_comparison`.
-
-    Returns
-    -------
-    failures : pandas.DataFrame
-        One row per pair, in the results' order, with columns ``dataset``, ``method``,
-        ``status`` (``"failed"`` or ``"skipped"``), ``folds`` (``"not scored/all"``,
-        e.g. ``"1/10"``) and ``reason`` (the first fold's ``error``); empty when every
-        fold was scored.
-    """
-    columns = ["dataset", "method", "status", "folds", "reason"]
-    if "status" not in results:  # a frame of scores made by hand
-        return pd.DataFrame(columns=columns)
-    pairs = results.groupby(["dataset", "method"], sort=False)
-    table = results[results["status"] != "ok"].groupby(
-        ["dataset", "method"], sort=False
-    ).agg(status=("status", "first"), n=("status", "size"), reason=("error", "first"))
-    table["folds"] = table["n"].astype(str) + "/" + pairs.size().loc[table.index].astype(str)
-    return table.reset_index()[columns]
-
-
-# ---------------------------------------------------------------------- the summary
-@dataclass(frozen=True)
-class Summary:
-    """What the results of a comparison say, computed once: the terminal tables of
-    ``sk-imbaloss compare``, ``summary.md`` and the plain words are written from it,
-    so they agree. Made by :meth:`build`.
-
-    Attributes
-    ----------
-    results : pandas.DataFrame
-        As returned by :func:`~sk_imbaloss.compare.run_comparison`.
-    metrics : tuple of str
-        The metrics the report leads with: a critical-difference diagram and box plots
-        each.
-    ranked : tuple of str
-        ``metrics``, then minority F1 and the Brier score where the results have
-        them: ranked, tested and led.
-    tabled : tuple of str
-        ``metrics``, then every other metric of the results: a table of means each.
-    alpha : float
-        Significance level of the tests.
-    datasets : pandas.DataFrame or None
-        Per data set (the index, in the results' order), its ``rows``, ``features``,
-        ``classes`` and ``minority`` (the rows of its smallest class); ``None`` when
-        built without the data.
-    means : pandas.DataFrame
-        :func:`summarize` of the results.
-    ranks : pandas.DataFrame
-        The average rank (1 = best) of each method (index) on each metric of
-        ``ranked`` (columns), best first on the first; without the methods that do
-        not apply to every data set (:func:`skipped_methods`).
-    tests : dict of str to FriedmanResult
-        Per metric of ``ranked``.
-    leaders : dict of str to tuple of str
-        Per metric of ``ranked``, the methods sharing the best average rank.
-    alike : dict of str to tuple of str or None
-        Per metric of ``ranked``, the other methods not significantly different from
-        the first leader: all of them where the Friedman test finds no difference,
-        those the Nemenyi test does not tell from it where it does; ``None`` where
-        untested.
-    fit_seconds : pandas.Series
-        The median seconds per fit of each method, over its scored folds.
-    skipped : dict of str to list of str
-        :func:`skipped_methods`.
-    failures : pandas.DataFrame
-        :func:`failures`.
-    """
-
-    results: pd.DataFrame
-    metrics: tuple
-    ranked: tuple
-    tabled: tuple
-    alpha: float
-    datasets: pd.DataFrame | None
-    means: pd.DataFrame
-    ranks: pd.DataFrame
-    tests: dict
-    leaders: dict
-    alike: dict
-    fit_seconds: pd.Series
-    skipped: dict
-    failures: pd.DataFrame
-
-    @classmethod
-    def build(cls, results, metrics=HEADLINE_METRICS, alpha=0.05, datasets=None):
-        """Rank, test and describe the results.
-
-        Parameters
-        ----------
-        results : pandas.DataFrame
-            As returned by :func:`~sk_imbaloss.compare.run_comparison`.
-        metrics : sequence of str, default=HEADLINE_METRICS
-        alpha : float, default=0.05
-        datasets : list of (name, X, y), default=None
-            The data sets of the run, as given to
-            :func:`~sk_imbaloss.compare.run_comparison`: their sizes are described,
-            and advice that holds for binary data only (tuning the decision
-            threshold) is left out when one has more than two classes. Without them
-            that advice says it is for binary data.
-
-        Returns
-        -------
-        summary : Summary
-        """
-        metrics = tuple(m for m in metrics if m in results)
-        ranked = (*metrics, *(m for m in _ALSO_RANKED if m in results and m not in metrics))
-        tabled = (*metrics, *(m for m in METRICS if m in results and m not in metrics))
-        # One rank matrix per metric, for both the average ranks and the test.
-        matrices = {m: _rank_matrix(results, m) for m in ranked}
-        ranks = (pd.concat([_average(matrices[m], m) for m in ranked], axis=1)
-                 .sort_values(ranked[0], kind="stable") if ranked else pd.DataFrame())
-        tests = {m: _friedman(matrices[m], m) for m in ranked}
-        # No method to rank where each is skipped on some data set.
-        by_metric = {m: ranks[m].sort_values(kind="stable") for m in ranked if len(ranks)}
-        scored = results if "status" not in results else results[results["status"] == "ok"]
-        seconds = (scored.groupby("method", sort=False)["fit_seconds"].median()
-                   if "fit_seconds" in results else pd.Series(dtype=float))
-        return cls(
-            results=results, metrics=metrics, ranked=ranked, tabled=tabled, alpha=alpha,
-            datasets=_describe(datasets), means=summarize(results), ranks=ranks,
-            tests=tests, leaders={m: _leaders(r) for m, r in by_metric.items()},
-            alike={m: _alike(r, tests[m], alpha) for m, r in by_metric.items()},
-            fit_seconds=seconds, skipped=skipped_methods(results),
-            failures=failures(results),
-        )
-
-    @property
-    def binary(self):
-        """Whether every data set has two classes; ``None`` when built without them."""
-        return None if self.datasets is None else bool((self.datasets["classes"] == 2).all())
-
-
-def _describe(datasets):
-    if datasets is None:
-        return None
-    rows = []
-    for name, X, y in datasets:
-        _, counts = np.unique(np.asarray(y), return_counts=True)
-        rows.append(dict(dataset=name, rows=len(y), features=np.shape(X)[1],
-                         classes=len(counts), minority=counts.min()))
-    return pd.DataFrame(rows).set_index("dataset")
-
-
-def _leaders(ranks):
-    """The methods sharing the best average rank (``ranks`` sorted, best first)."""
-    return tuple(ranks.index[ranks <= ranks.iloc[0] + _TIE_TOLERANCE])
-
-
-def _alike(ranks, test, alpha):
-    """The other methods not significantly different from the first of ``ranks``."""
-    leader, others = ranks.index[0], tuple(ranks.index[1:])
-    if np.isnan(test.pvalue):
-        return None
-    if test.pvalue >= alpha:  # Friedman finds no difference: the post-hoc is not read
-        return others
-    if test.posthoc is None:
-        return None
-    return tuple(m for m in others if test.posthoc.loc[leader, m] >= alpha)
-
-
-def _as_summary(results, metrics, alpha):
-    return (results if isinstance(results, Summary)
-            else Summary.build(results, metrics, alpha))
 
 
 # ---------------------------------------------------------------------- markdown
@@ -344,28 +126,6 @@ def _overview(summary):
     return text
 
 
-def _join(words):
-    """``a``, ``a and b``, ``a, b and c``."""
-    words = list(words)
-    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
-
-
-def _by_reason(tests, not_run):
-    """Metrics grouped by the reason their test (``not_run``) or post-hoc was not run."""
-    groups = {}
-    for metric, test in tests.items():
-        if np.isnan(test.statistic) == not_run and test.posthoc is None and test.reason:
-            groups.setdefault(test.reason, []).append(metric)
-    return groups
-
-
-def _for_metrics(group, among):
-    """`` for G-mean and ROC-AUC``, or nothing when the group is every one of ``among``."""
-    if len(group) == len(among):
-        return ""
-    return " for " + _join(METRIC_NAMES[m] for m in group)
-
-
 def _tests_section(tests, figures, alpha):
     lines = []
     # A reason shared by several metrics (too few data sets, no scikit-posthocs) is
@@ -441,161 +201,6 @@ def _summary_markdown(summary, figures, figure_note):
 
 
 # ---------------------------------------------------------------------- plain words
-#: A decision balanced between the classes scores well on these: minority recall
-#: counts as much as majority recall.
-_BALANCED_METRICS = ("g_mean", "balanced_accuracy")
-
-_TUNE_F1 = 'TunedThresholdClassifierCV(model, scoring="f1")'
-
-
-def _fmt_seconds(seconds):
-    """0.042, 4.1, 37, 412: two significant digits, none after the point from 100."""
-    if pd.isna(seconds):
-        return "–"
-    return f"{seconds:.2g}" if seconds < 100 else f"{seconds:.0f}"
-
-
-def _leads(summary, name):
-    """Which method leads on which metric."""
-    groups = {}
-    for metric in summary.ranked:
-        groups.setdefault(summary.leaders[metric], []).append(
-            f"{METRIC_NAMES[metric]} ({summary.ranks[metric].min():.2f})")
-    n_datasets = summary.results["dataset"].nunique()
-    where = (f"Average rank over {n_datasets} data sets" if n_datasets > 1
-             else "Rank on the one data set")
-    clauses = [f"{_join(map(name, leaders))} "
-               f"{'leads' if len(leaders) == 1 else 'tie for the lead'} on {_join(on)}"
-               for leaders, on in groups.items()]
-    return (f"{where} (1 = best of {len(summary.ranks)}): " + "; ".join(clauses) + ".")
-
-
-def _significance(summary, name, markdown):
-    """What is and is not significant, metric by metric."""
-    tests, alpha, sentences = summary.tests, summary.alpha, []
-    for reason, group in _by_reason(tests, not_run=True).items():
-        why = "see Statistical tests" if markdown else reason
-        sentences.append(f"Significance{_for_metrics(group, tests)}: not tested ({why}), "
-                         "so no difference in these ranks is shown to be more than chance.")
-    def on(metrics, verdict):
-        # .3g, as in Statistical tests: at .2g a p of 0.0498 would read 0.05, i.e. alpha.
-        ps = _join(f"{tests[m].pvalue:.3g}" for m in metrics)
-        return (f"On {_join(METRIC_NAMES[m] for m in metrics)} the methods {verdict} "
-                f"(Friedman p = {ps}, at α = {alpha}).")
-
-    alike = [m for m, t in tests.items() if t.pvalue >= alpha]
-    if alike:
-        sentences.append(on(alike, "are not significantly different"))
-    differ = [m for m, t in tests.items() if t.pvalue < alpha]
-    if differ:
-        sentences.append(on(differ, "differ significantly"))
-    for reason, group in _by_reason({m: tests[m] for m in differ}, not_run=False).items():
-        sentences.append(f"Which pairs differ{_for_metrics(group, differ)} needs the "
-                         f"post-hoc test ({'see Statistical tests' if markdown else reason}).")
-    return " ".join(sentences)
-
-
-def _times(ratios):
-    """``155``, ``3.9`` or ``131 to 155``: how many times cheaper."""
-    low, high = (f"{r:.0f}" if r >= 10 else f"{r:.1f}" for r in (min(ratios), max(ratios)))
-    return low if low == high else f"{low} to {high}"
-
-
-def _cheaper(leaders, alike, seconds, name):
-    """The cheapest method of ``alike`` (and ``leaders``), when every other leader costs
-    at least twice as much: a sentence, or None."""
-    costs = seconds.reindex(list(dict.fromkeys([*leaders, *alike]))).dropna()
-    if costs.empty or not costs.min() > 0:
-        return None
-    cheapest = costs.idxmin()
-    others = [m for m in leaders if m != cheapest and m in costs]
-    ratios = [costs[m] / costs[cheapest] for m in others]
-    if not ratios or min(ratios) < 2:
-        return None
-    return (f"{name(cheapest)} ({_fmt_seconds(costs[cheapest])} s) is not significantly "
-            f"worse there and {_times(ratios)} times cheaper to fit than "
-            f"{_join(map(name, others))}.")
-
-
-def _costs(summary, name):
-    """For the leader of each tested metric: the methods as good and what each costs."""
-    seconds, methods = summary.fit_seconds, summary.ranks.index
-    everyone, some = {}, {}  # leader -> metrics; (leader, alike) -> metrics
-    for metric in summary.ranked:
-        alike = summary.alike[metric]
-        if alike is None:
-            continue
-        leader = summary.leaders[metric][0]
-        if len(alike) == len(methods) - 1:
-            everyone.setdefault(leader, []).append(metric)
-        else:
-            some.setdefault((leader, alike), []).append(metric)
-    if not everyone and not some:
-        return None
-
-    def on(metrics):
-        return _join(METRIC_NAMES[m] for m in metrics)
-
-    def cost(method):
-        return f"{name(method)} ({_fmt_seconds(seconds.get(method))} s)"
-
-    known = seconds.reindex(methods).dropna().sort_values(kind="stable")
-    sentences = ["Median seconds per fit: "
-                 + ", ".join(f"{name(m)} {_fmt_seconds(s)}" for m, s in known.items()) + "."
-                 ] if len(known) else []
-    if everyone:
-        leads = "; ".join(f"{name(leader)} at {_fmt_seconds(seconds.get(leader))} s on "
-                          f"{on(metrics)}" for leader, metrics in everyone.items())
-        sentences.append(f"On {on(m for ms in everyone.values() for m in ms)} no method is "
-                         f"significantly worse than the leader ({leads}).")
-        sentences.append(_cheaper(list(everyone), methods, seconds, name))
-    for (leader, alike), metrics in some.items():
-        head = f"{cost(leader)}, first on {on(metrics)},"
-        if not alike:
-            sentences.append(f"{head} is significantly better than every other method "
-                             "(Nemenyi).")
-            continue
-        worse = [m for m in methods if m != leader and m not in alike]
-        sentences.append(f"{head} is significantly better than {_join(map(name, worse))} "
-                         f"(Nemenyi) and not significantly different from "
-                         f"{_join(map(cost, alike))}.")
-        sentences.append(_cheaper([leader], alike, seconds, name))
-    return " ".join(s for s in sentences if s)
-
-
-def _trade_off(summary, name):
-    """A balanced decision against minority F1: who leads each, and how to get the other."""
-    ranks = summary.ranks
-    balanced = [m for m in _BALANCED_METRICS if m in ranks]
-    if not balanced or "minority_f1" not in ranks:
-        return None
-    on_balanced = ranks[balanced].mean(axis=1).sort_values(kind="stable")
-    on_f1 = ranks["minority_f1"]
-    b, f = on_balanced.index[0], on_f1.idxmin()
-    which = _join(METRIC_NAMES[m] for m in balanced)
-    # TunedThresholdClassifierCV raises for more than two classes.
-    tune = None if summary.binary is False else (
-        f"tune the decision threshold for F1, {name(_TUNE_F1)} from sklearn.model_selection, "
-        "on a method that ranks well on average precision"
-        + (" (binary data only)" if summary.binary is None else ""))
-    if on_f1[b] <= on_f1[f] + _TIE_TOLERANCE:
-        return (f"{name(b)} leads both on a balanced decision ({which}, average rank "
-                f"{on_balanced[b]:.2f}) and on minority F1 ({on_f1[b]:.2f}): these data "
-                "show no trade-off between the two."
-                + (f" Where minority precision matters more than minority recall, {tune}."
-                   if tune else ""))
-    return (
-        f"A balanced decision and minority F1 pull apart: {name(b)} ranks best on {which} "
-        f"(average rank {on_balanced[b]:.2f}) but {on_f1[b]:.2f} on minority F1, where "
-        f"{name(f)} leads ({on_f1[f]:.2f}; {on_balanced[f]:.2f} on {which}). A decision "
-        "balanced between the classes finds more of the minority at the cost of more "
-        "false alarms, which lowers minority precision and with it F1. "
-        + (f"For minority F1, {tune}; for a balanced decision, take a method leading on "
-           f"{which}." if tune else
-           f"Take a method leading on minority F1 for it, one leading on {which} for a "
-           "balanced decision."))
-
-
 def in_plain_words(results, metrics=HEADLINE_METRICS, alpha=0.05, markdown=False):
     """What the numbers say, in sentences derived from them.
 
@@ -624,13 +229,8 @@ def in_plain_words(results, metrics=HEADLINE_METRICS, alpha=0.05, markdown=False
     -------
     paragraphs : list of str
     """
-    summary = _as_summary(results, metrics, alpha)
-    if summary.ranks.empty:
-        return []
-    name = _code if markdown else str
-    paragraphs = [_leads(summary, name), _significance(summary, name, markdown),
-                  _costs(summary, name), _trade_off(summary, name)]
-    return [p for p in paragraphs if p]
+    return plain_words(as_summary(results, metrics, alpha), _code if markdown else str,
+                       markdown)
 
 
 # ---------------------------------------------------------------------- figures
@@ -770,7 +370,7 @@ def write_report(results, out_dir, metrics=HEADLINE_METRICS, alpha=0.05):
     if not isinstance(out_dir, Journal):
         with Journal(out_dir) as journal:
             return write_report(results, journal, metrics, alpha)
-    journal, summary = out_dir, _as_summary(results, metrics, alpha)
+    journal, summary = out_dir, as_summary(results, metrics, alpha)
     journal.check_owned(report_files(summary.metrics))
 
     csv_path = journal.replace("results.csv",
